@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import type { Config } from './config.js';
+import type { Db } from './db/database.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { healthRoutes } from './http/health.js';
+import { registerOpenApi } from './http/openapi.js';
+import { AppError } from './http/problem.js';
+import { problemTypeRoutes } from './http/problem.routes.js';
+import { ProblemSchema } from './http/schemas.js';
+import { createValidatorCompiler } from './http/validation.js';
+import { adminRoutes } from './organizations/organization.routes.js';
+import {
+  ApiTokenListSchema,
+  ApiTokenSchema,
+  CreatedApiTokenSchema,
+  OrganizationSchema,
+  OrganizationSettingsSchema,
+} from './organizations/organization.schemas.js';
+import { settingsRoutes } from './organizations/settings.routes.js';
+
+export interface AppDependencies {
+  config: Config;
+  db: Db;
+  /** The process logger, so startup and request lines share one stream; built from config when absent. */
+  logger?: FastifyBaseLogger;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/** Builds the HTTP application. Never reads the environment and never listens: server.ts and tests do that. */
+export function createLogger(config: Config): FastifyBaseLogger {
+  return pino({
+    level: config.logLevel,
+    // Defence in depth: the default serializers log no headers, and no secret may reach a log line.
+    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token'], censor: '[redacted]' },
+  });
+}
+
+export async function buildApp({ config, db, logger }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger ?? createLogger(config),
+    bodyLimit: config.bodyLimitBytes,
+    // A client's X-Request-Id ties our logs to theirs; anything odd is replaced, never echoed raw.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Slow or stalled clients must not hold sockets open indefinitely.
+    requestTimeout: 30_000,
+    connectionTimeout: 60_000,
+    // Above the idle timeout of common load balancers (60 s), so they never reuse a socket we just closed.
+    keepAliveTimeout: 65_000,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  registerErrorHandling(app);
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  for (const schema of [
+    ProblemSchema,
+    OrganizationSettingsSchema,
+    OrganizationSchema,
+    ApiTokenSchema,
+    CreatedApiTokenSchema,
+    ApiTokenListSchema,
+  ]) {
+    app.addSchema(schema);
+  }
+
+  await registerOpenApi(app);
+  if (config.rateLimitPerMinute > 0) {
+    await app.register(rateLimit, {
+      global: true,
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      // After authentication (onRequest), so the budget belongs to the token, not to a shared IP.
+      hook: 'preParsing',
+      keyGenerator: (request) => (request.auth ? `token:${request.auth.tokenId}` : `ip:${request.ip}`),
+      // RateLimit-Limit / -Remaining / -Reset (IETF draft) instead of the X-RateLimit-* family.
+      enableDraftSpec: true,
+      errorResponseBuilder: (_request, context) =>
+        new AppError(
+          'rate-limited',
+          `Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}.`,
+        ),
+    });
+  }
+
+  await app.register(healthRoutes, { db });
+  await app.register(problemTypeRoutes);
+  if (config.adminToken !== null) {
+    await app.register(adminRoutes, { prefix: '/api/v1/admin', db, adminToken: config.adminToken });
+  }
+  await app.register(settingsRoutes, { prefix: '/api/v1/organization', db });
+  return app;
+}

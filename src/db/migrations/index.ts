@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely';
+import * as organizationsAndTokens from './0001-organizations-and-tokens.js';
+
+/**
+ * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
+ * from the build. Append only; never edit one that has shipped.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001-organizations-and-tokens': organizationsAndTokens,
+};

@@ -1,0 +1,75 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Db } from '../db/database.js';
+import type { OrganizationSettingsRow } from '../db/schema.js';
+import { bearerToken, hashToken } from '../organizations/api-token.js';
+import { findActiveTokenByHash } from '../organizations/organization.repository.js';
+import type { Scope } from '../organizations/organization.schemas.js';
+import { AppError } from './problem.js';
+
+export interface AuthContext {
+  organizationId: string;
+  tokenId: string;
+  scopes: readonly string[];
+  settings: OrganizationSettingsRow;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    auth: AuthContext | null;
+  }
+  interface FastifyContextConfig {
+    /** The scope a route needs; without one, any valid token of the organization may call it. */
+    scope?: Scope;
+  }
+}
+
+// Identical for every failure (missing, unknown, revoked, expired): no oracle for token guessing.
+function unauthorized(): AppError {
+  return new AppError(
+    'unauthorized',
+    'Send a valid API token as "Authorization: Bearer <token>".',
+    {},
+    { 'www-authenticate': 'Bearer realm="api"' },
+  );
+}
+
+export function requireScope(auth: AuthContext, scope: Scope): void {
+  if (!auth.scopes.includes(scope)) {
+    throw new AppError(
+      'insufficient-scope',
+      `This operation needs the "${scope}" scope; the token has ${auth.scopes.map((s) => `"${s}"`).join(', ')}.`,
+      { requiredScope: scope },
+      { 'www-authenticate': `Bearer realm="api", error="insufficient_scope", scope="${scope}"` },
+    );
+  }
+}
+
+/** Authenticates organization tokens for every route registered inside `app` (an encapsulated plugin). */
+export function useOrganizationAuth(app: FastifyInstance, db: Db): void {
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token === null) throw unauthorized();
+    const hash = hashToken(token);
+    const row = await findActiveTokenByHash(db, hash);
+    // The index lookup already matched; the constant-time comparison keeps the final check free of timing signal.
+    if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw unauthorized();
+    request.auth = {
+      organizationId: row.organizationId,
+      tokenId: row.tokenId,
+      scopes: row.scopes,
+      settings: row.settings,
+    };
+    const scope = request.routeOptions.config.scope;
+    if (scope !== undefined) requireScope(request.auth, scope);
+  });
+}
+
+/** The admin API accepts only ADMIN_TOKEN; organization tokens get the same 401 as any wrong secret. */
+export function useAdminAuth(app: FastifyInstance, adminToken: string): void {
+  const expected = hashToken(adminToken);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const token = bearerToken(request.headers.authorization);
+    if (token === null || !timingSafeEqual(hashToken(token), expected)) throw unauthorized();
+  });
+}

@@ -1,0 +1,52 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+
+export const API_TITLE = 'Contacts Sync API';
+export const API_VERSION = '1.0.0';
+
+const description = `
+Contacts, companies and their connections for CRM synchronization. Integrations push records by
+external reference (e.g. \`hubspot/12345\`) and can retry safely: upserts are idempotent, concurrent
+requests never create duplicates, and \`If-Match\` protects against lost updates.
+
+**Authentication.** Send an organization API token as \`Authorization: Bearer cst_…\`. Tokens carry
+scopes (\`contacts.read\`, \`contacts.write\`, \`companies.read\`, \`companies.write\`). The admin API
+uses the operator's \`ADMIN_TOKEN\` instead.
+
+**Errors** are RFC 9457 \`application/problem+json\` documents; \`type\` identifies the problem (see
+\`GET /problems\`) and \`traceId\` matches the \`X-Request-Id\` response header.
+
+**Rate limits** apply per token; every response carries \`RateLimit-Limit\`, \`RateLimit-Remaining\`
+and \`RateLimit-Reset\`, and a 429 carries \`Retry-After\`.
+`.trim();
+
+/**
+ * Registers the OpenAPI generator (fed by the same TypeBox schemas that validate requests) and the
+ * reference page at /docs, whose assets are served from the package, not a CDN.
+ */
+export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: API_TITLE, version: API_VERSION, description },
+      tags: [
+        { name: 'Contacts', description: 'People in your network and how to sync them.' },
+        { name: 'Companies', description: 'Companies that contacts connect to.' },
+        { name: 'Organization', description: "Your organization's settings, with an organization token." },
+        { name: 'Admin', description: 'Operator API: organizations and their API tokens. Needs ADMIN_TOKEN.' },
+        { name: 'Operations', description: 'Health, readiness and problem types.' },
+      ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An organization API token (`cst_…`).' },
+          adminToken: { type: 'http', scheme: 'bearer', description: "The operator's ADMIN_TOKEN." },
+        },
+      },
+    },
+    // Name shared schemas by their $id instead of def-0, def-1…
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true, docExpansion: 'list' } });
+  app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger());
+}

@@ -1,0 +1,326 @@
+import { isPostgresError, SqlState } from '../db/sqlstate.js';
+
+interface ProblemDefinition {
+  readonly status: number;
+  readonly title: string;
+  readonly description: string;
+}
+
+/** Every problem the API can answer with. `type` URIs are built from these codes and never change. */
+export const problemRegistry = {
+  'validation-failed': {
+    status: 400,
+    title: 'Validation failed',
+    description: 'One or more fields are invalid; `errors` maps each field path to its messages.',
+  },
+  'malformed-request': {
+    status: 400,
+    title: 'Malformed request',
+    description:
+      'The body is not valid JSON, is empty where a body is needed, or has a forbidden property such as __proto__.',
+  },
+  'invalid-cursor': {
+    status: 400,
+    title: 'Invalid cursor',
+    description: 'The cursor was not issued by this API for this organization, or it was altered.',
+  },
+  unauthorized: {
+    status: 401,
+    title: 'Unauthorized',
+    description: 'The request has no valid bearer token (missing, unknown, revoked or expired).',
+  },
+  'insufficient-scope': {
+    status: 403,
+    title: 'Insufficient scope',
+    description: 'The token is valid but lacks the scope this operation needs.',
+  },
+  'not-found': {
+    status: 404,
+    title: 'Not found',
+    description: 'The resource does not exist in your organization (or was deleted).',
+  },
+  'route-not-found': {
+    status: 404,
+    title: 'Route not found',
+    description: 'No operation matches this method and path.',
+  },
+  conflict: {
+    status: 409,
+    title: 'Conflict',
+    description: 'The change would break a uniqueness rule.',
+  },
+  'precondition-failed': {
+    status: 412,
+    title: 'Precondition failed',
+    description: 'If-Match does not match the current ETag: the resource changed since you read it.',
+  },
+  'payload-too-large': {
+    status: 413,
+    title: 'Payload too large',
+    description: 'The body is larger than the configured BODY_LIMIT.',
+  },
+  'unsupported-media-type': {
+    status: 415,
+    title: 'Unsupported media type',
+    description: 'Send request bodies as application/json.',
+  },
+  'precondition-required': {
+    status: 428,
+    title: 'Precondition required',
+    description: 'Your organization requires If-Match on updates; read the resource and send its ETag.',
+  },
+  'rate-limited': {
+    status: 429,
+    title: 'Too many requests',
+    description: 'The token exceeded its request rate; retry after the number of seconds in Retry-After.',
+  },
+  'internal-error': {
+    status: 500,
+    title: 'Internal server error',
+    description: 'An unexpected error; it is logged with the traceId of the response.',
+  },
+  'service-unavailable': {
+    status: 503,
+    title: 'Service unavailable',
+    description: 'The database is unreachable, overloaded or briefly busy; retry after Retry-After seconds.',
+  },
+} as const satisfies Record<string, ProblemDefinition>;
+
+export type ProblemCode = keyof typeof problemRegistry;
+
+export const PROBLEM_TYPE_BASE = '/problems/';
+
+export function problemType(code: ProblemCode): string {
+  return `${PROBLEM_TYPE_BASE}${code}`;
+}
+
+export type FieldErrors = Record<string, string[]>;
+
+/** Extra members a problem carries besides the standard ones (`errors`, `conflictField`, …). */
+export type ProblemExtensions = Record<string, unknown>;
+
+/** The one error type domain code throws. */
+export class AppError extends Error {
+  override name = 'AppError';
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly extensions: ProblemExtensions = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+  }
+
+  static validation(errors: FieldErrors): AppError {
+    return new AppError('validation-failed', describeFieldErrors(errors), { errors });
+  }
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance: string;
+  traceId: string;
+  [extension: string]: unknown;
+}
+
+export interface ProblemResponse {
+  body: ProblemBody;
+  headers: Record<string, string>;
+  /** Unexpected errors are logged in full; expected ones are not noise. */
+  unexpected: boolean;
+}
+
+export interface ProblemContext {
+  instance: string;
+  traceId: string;
+}
+
+export function describeFieldErrors(errors: FieldErrors): string {
+  const fields = Object.keys(errors);
+  if (fields.length === 1) {
+    const [field] = fields as [string];
+    return `${field}: ${errors[field]?.join('; ')}`;
+  }
+  return `${fields.length} fields are invalid: ${fields.join(', ')}`;
+}
+
+interface AjvLikeError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+/** `/emails/0/address` → `emails[0].address`, the form clients use in code. */
+export function fieldPath(instancePath: string, child?: string): string {
+  const segments = instancePath.split('/').slice(1);
+  if (child !== undefined) segments.push(child);
+  let result = '';
+  for (const raw of segments) {
+    const segment = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (/^\d+$/.test(segment)) result += `[${segment}]`;
+    else result += result === '' ? segment : `.${segment}`;
+  }
+  return result;
+}
+
+export function validationErrors(errors: readonly AjvLikeError[], context?: string): FieldErrors {
+  const result: FieldErrors = {};
+  const add = (field: string, message: string) => {
+    const key = field === '' ? (context ?? 'body') : field;
+    const list = result[key] ?? [];
+    if (!list.includes(message)) list.push(message);
+    result[key] = list;
+  };
+  for (const error of errors) {
+    switch (error.keyword) {
+      case 'required':
+        add(fieldPath(error.instancePath, String(error.params.missingProperty)), 'is required');
+        break;
+      case 'additionalProperties':
+        add(fieldPath(error.instancePath, String(error.params.additionalProperty)), 'is not a known field');
+        break;
+      case 'type':
+        add(fieldPath(error.instancePath), `must be ${String(error.params.type).replace(',', ' or ')}`);
+        break;
+      case 'enum':
+        add(
+          fieldPath(error.instancePath),
+          `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        );
+        break;
+      case 'const':
+        add(fieldPath(error.instancePath), `must be ${JSON.stringify(error.params.allowedValue)}`);
+        break;
+      default:
+        add(fieldPath(error.instancePath), error.message ?? `fails the "${error.keyword}" rule`);
+    }
+  }
+  return result;
+}
+
+function build(
+  code: ProblemCode,
+  detail: string,
+  context: ProblemContext,
+  extensions: ProblemExtensions = {},
+  headers: Record<string, string> = {},
+  unexpected = false,
+): ProblemResponse {
+  const { status, title } = problemRegistry[code];
+  return {
+    body: {
+      type: problemType(code),
+      title,
+      status,
+      detail,
+      instance: context.instance,
+      traceId: context.traceId,
+      ...extensions,
+    },
+    headers,
+    unexpected,
+  };
+}
+
+interface FrameworkError {
+  code?: string;
+  statusCode?: number;
+  validation?: AjvLikeError[];
+  validationContext?: string;
+}
+
+const frameworkProblems: Record<string, [ProblemCode, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported-media-type', 'Send the body as application/json.'],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['payload-too-large', 'The body is larger than this server accepts.'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['malformed-request', 'The body is not valid JSON.'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [
+    'malformed-request',
+    'The body is empty but Content-Type is application/json; send a JSON document.',
+  ],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['malformed-request', 'Content-Length does not match the body.'],
+  FST_ERR_CTP_INVALID_TYPE: ['unsupported-media-type', 'The Content-Type header is malformed.'],
+};
+
+const RETRY_SOON = { 'retry-after': '1' };
+
+/**
+ * Turns any error into a problem+json response. Pure: decides on error types and codes, never on
+ * message text, so it is unit-tested on its own.
+ */
+export function toProblem(error: unknown, context: ProblemContext): ProblemResponse {
+  if (error instanceof AppError) {
+    return build(error.code, error.detail, context, error.extensions, error.headers);
+  }
+  const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError;
+  if (Array.isArray(framework.validation)) {
+    const errors = validationErrors(framework.validation, framework.validationContext);
+    return build('validation-failed', describeFieldErrors(errors), context, { errors });
+  }
+  if (framework.code !== undefined && framework.code in frameworkProblems) {
+    const [code, detail] = frameworkProblems[framework.code] as [ProblemCode, string];
+    return build(code, detail, context);
+  }
+  // secure-json-parse rejects __proto__ / constructor.prototype keys with a SyntaxError carrying 400.
+  if (error instanceof SyntaxError && framework.statusCode === 400) {
+    return build('malformed-request', 'The body is not valid JSON or contains a forbidden property.', context);
+  }
+  if (isPostgresError(error)) {
+    switch (error.code) {
+      case SqlState.uniqueViolation:
+        return build('conflict', 'The change conflicts with existing data.', context, {
+          ...(error.constraint ? { constraint: error.constraint } : {}),
+        });
+      case SqlState.serializationFailure:
+      case SqlState.deadlockDetected:
+      case SqlState.lockNotAvailable:
+        return build(
+          'service-unavailable',
+          'A concurrent change got in the way; retry the request.',
+          context,
+          {},
+          RETRY_SOON,
+        );
+      case SqlState.queryCanceled:
+      case SqlState.tooManyConnections:
+      case SqlState.cannotConnectNow:
+      case SqlState.adminShutdown:
+        return build(
+          'service-unavailable',
+          'The database is busy or restarting; retry shortly.',
+          context,
+          {},
+          RETRY_SOON,
+        );
+    }
+  }
+  if (isConnectionError(error)) {
+    return build('service-unavailable', 'The database is unreachable; retry shortly.', context, {}, RETRY_SOON, true);
+  }
+  const status = framework.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500 && framework.code?.startsWith('FST_')) {
+    return build(
+      status === 404 ? 'route-not-found' : 'malformed-request',
+      'The request could not be processed.',
+      context,
+    );
+  }
+  return build(
+    'internal-error',
+    'An unexpected error occurred; it has been logged with this traceId.',
+    context,
+    {},
+    {},
+    true,
+  );
+}
+
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EPIPE']);
+
+function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECTION_ERROR_CODES.has(code);
+}

@@ -1,0 +1,58 @@
+import closeWithGrace from 'close-with-grace';
+import { buildApp, createLogger } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+import { connectDatabase } from './db/database.js';
+import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { migrateToLatest } from './db/migrate.js';
+
+// In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`Invalid configuration: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config);
+
+  let embedded: EmbeddedPostgres | null = null;
+  let databaseUrl = config.databaseUrl;
+  if (databaseUrl === null) {
+    try {
+      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, onLog: (message) => logger.info(message) });
+    } catch (error) {
+      if (error instanceof EmbeddedPostgresError) {
+        process.stderr.write(`Cannot start the embedded PostgreSQL: ${error.message}\n`);
+        process.exit(1);
+      }
+      throw error;
+    }
+    databaseUrl = embedded.url;
+  }
+
+  const database = connectDatabase(databaseUrl, config.databasePoolSize);
+  const app = await buildApp({ config, db: database.db, logger });
+
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an unhandled error');
+    else logger.info({ signal }, 'shutting down');
+    await app.close();
+    await database.close();
+    await embedded?.stop();
+  });
+
+  const { applied } = await migrateToLatest(database.db);
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  await app.listen({ host: config.host, port: config.port });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

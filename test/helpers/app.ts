@@ -1,0 +1,48 @@
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.js';
+import { type Config, loadConfig } from '../../src/config.js';
+import { connectDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { migrateToLatest } from '../../src/db/migrate.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789';
+
+export function databaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error('DATABASE_URL is not set: run the tests through `npm test`, which provides a database');
+  return url;
+}
+
+export interface TestApp {
+  app: FastifyInstance;
+  database: DatabaseHandle;
+  close(): Promise<void>;
+}
+
+/** A real app on the test database; override environment variables to test configuration. */
+export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+  const config: Config = loadConfig({
+    LOG_LEVEL: 'silent',
+    ADMIN_TOKEN,
+    RATE_LIMIT_PER_MINUTE: '0',
+    DATABASE_URL: databaseUrl(),
+    ...env,
+  });
+  const database = connectDatabase(databaseUrl(), 10);
+  await migrateToLatest(database.db);
+  const app = await buildApp({ config, db: database.db });
+  await app.ready();
+  return {
+    app,
+    database,
+    async close() {
+      await app.close();
+      await database.close();
+    },
+  };
+}
+
+export type Response = LightMyRequestResponse & { json<T = any>(): T };
+
+export function request(app: FastifyInstance, options: InjectOptions): Promise<Response> {
+  return app.inject(options) as Promise<Response>;
+}
