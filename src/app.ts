@@ -3,14 +3,20 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { companyRoutes } from './companies/company.routes.js';
+import { CompanyListSchema, CompanySchema } from './companies/company.schemas.js';
 import type { Config } from './config.js';
+import { contactRoutes } from './contacts/contact.routes.js';
+import { ConnectionRequestSchema, ContactListSchema, ContactSchema } from './contacts/contact.schemas.js';
+import { lazyCursorSecret } from './contacts/contact.service.js';
 import type { Db } from './db/database.js';
+import { useOrganizationAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
 import { AppError } from './http/problem.js';
 import { problemTypeRoutes } from './http/problem.routes.js';
-import { ProblemSchema } from './http/schemas.js';
+import { ExternalRefSchema, PageSchema, ProblemSchema } from './http/schemas.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { adminRoutes } from './organizations/organization.routes.js';
 import {
@@ -60,15 +66,22 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(createValidatorCompiler());
   registerErrorHandling(app);
   app.decorateRequest('auth', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
 
+  const cursorSecret = lazyCursorSecret(db);
   for (const schema of [
     ProblemSchema,
+    ExternalRefSchema,
+    ConnectionRequestSchema,
+    ContactSchema,
+    PageSchema,
+    ContactListSchema,
+    CompanySchema,
+    CompanyListSchema,
     OrganizationSettingsSchema,
     OrganizationSchema,
     ApiTokenSchema,
@@ -77,6 +90,8 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
   ]) {
     app.addSchema(schema);
   }
+  // After the shared schemas, which the compiler needs to resolve $refs.
+  app.setValidatorCompiler(createValidatorCompiler(app.getSchemas()));
 
   await registerOpenApi(app);
   if (config.rateLimitPerMinute > 0) {
@@ -103,5 +118,13 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
     await app.register(adminRoutes, { prefix: '/api/v1/admin', db, adminToken: config.adminToken });
   }
   await app.register(settingsRoutes, { prefix: '/api/v1/organization', db });
+  await app.register(
+    async (network) => {
+      useOrganizationAuth(network, db);
+      await network.register(contactRoutes, { db, cursorSecret });
+      await network.register(companyRoutes, { db, cursorSecret });
+    },
+    { prefix: '/api/v1/network' },
+  );
   return app;
 }

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import path from 'node:path';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -36,10 +37,15 @@ function read(env: Env, name: string): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/** Quoted and escaped, so a value holding a line break still yields a one-line message. */
+function quote(value: string): string {
+  return JSON.stringify(value);
+}
+
 function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = read(env, name);
   if (raw === undefined) return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got "${raw}"`);
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected a whole number, got ${quote(raw)}`);
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(name, `expected a number from ${min} to ${max}, got ${raw}`);
   return value;
@@ -60,11 +66,20 @@ function databaseUrl(env: Env): string | null {
   return raw;
 }
 
+// Checked here so that a typo fails at start naming HOST, not later as an address error from listen().
+function host(env: Env): string {
+  const raw = read(env, 'HOST') ?? '127.0.0.1';
+  if (net.isIP(raw) === 0 && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(raw)) {
+    throw new ConfigError('HOST', `expected an IP address or a host name, got ${quote(raw)}`);
+  }
+  return raw;
+}
+
 /** Parses the environment once at start; every problem names its variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
-    throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
+    throw new ConfigError('LOG_LEVEL', `expected one of ${LOG_LEVELS.join(', ')}, got ${quote(logLevel)}`);
   }
   const adminToken = read(env, 'ADMIN_TOKEN') ?? null;
   // A short admin secret is guessable; refuse it rather than run an exposed admin API.
@@ -72,7 +87,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters long');
   }
   return Object.freeze({
-    host: read(env, 'HOST') ?? '127.0.0.1',
+    host: host(env),
     port: integer(env, 'PORT', 3000, 0, 65535),
     logLevel: logLevel as LogLevel,
     databaseUrl: databaseUrl(env),

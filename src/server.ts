@@ -38,10 +38,18 @@ async function main(): Promise<void> {
 
   const database = connectDatabase(databaseUrl, config.databasePoolSize);
   const app = await buildApp({ config, db: database.db, logger });
+  // Closing the server only drops connections that are idle at that moment. A request in flight must
+  // close its connection when answered, or a keep-alive client (pool, proxy) holds the server open
+  // until the grace period kills it.
+  let shuttingDown = false;
+  app.addHook('onSend', async (_request, reply) => {
+    if (shuttingDown) reply.header('connection', 'close');
+  });
 
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an unhandled error');
     else logger.info({ signal }, 'shutting down');
+    shuttingDown = true;
     await app.close();
     await database.close();
     await embedded?.stop();

@@ -85,9 +85,24 @@ async function unprivilegedUser(): Promise<RunAs> {
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A PostgreSQL orphaned by a `kill -9` of its server is re-parented to PID 1, and where PID 1 never reaps
+ * (many containers and VMs) it stays a zombie after it exits: kill(pid, 0) still succeeds, so on Linux the
+ * process state decides. Elsewhere this reports false and kill(pid, 0) alone answers.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state …"; comm may itself contain ")".
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return false;
   }
 }
 

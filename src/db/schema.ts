@@ -30,7 +30,98 @@ export interface ApiTokensTable {
   revoked_at: Timestamp | null;
 }
 
+export interface ExternalRefJson {
+  namespace: string;
+  id: string;
+}
+
+export interface EmailJson {
+  address: string;
+  type: string | null;
+  isPrimary: boolean;
+}
+
+export interface PhoneJson {
+  number: string;
+  type: string | null;
+  isPrimary: boolean;
+}
+
+export interface ConnectionJson {
+  companyId: string;
+  jobTitle: string | null;
+  isPrimary: boolean;
+}
+
+type Json<T> = ColumnType<T, string, string>;
+
+export type ChangeType = 'created' | 'updated' | 'deleted' | 'revived';
+
+export interface ContactsTable {
+  organization_id: string;
+  id: Generated<string>;
+  first_name: string | null;
+  last_name: string | null;
+  email: string | null;
+  email_key: string | null;
+  phone: string | null;
+  linkedin_url: string | null;
+  emails: Json<EmailJson[]>;
+  phones: Json<PhoneJson[]>;
+  primary_language: string | null;
+  tags: string[];
+  strategy: string | null;
+  blocked: boolean;
+  external_refs: Json<ExternalRefJson[]>;
+  connections: Json<ConnectionJson[]>;
+  version: number;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  deleted_at: Timestamp | null;
+  change_type: ChangeType;
+  change_origin: string;
+  /** xid8, read as text. */
+  change_xid: ColumnType<string, never, never>;
+}
+
+export interface ContactExternalRefsTable {
+  organization_id: string;
+  namespace: string;
+  external_id: string;
+  contact_id: string;
+}
+
+export interface CompaniesTable {
+  organization_id: string;
+  id: Generated<string>;
+  name: string;
+  website: string | null;
+  external_refs: Json<ExternalRefJson[]>;
+  version: number;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  deleted_at: Timestamp | null;
+  change_xid: ColumnType<string, never, never>;
+}
+
+export interface CompanyExternalRefsTable {
+  organization_id: string;
+  namespace: string;
+  external_id: string;
+  company_id: string;
+}
+
+export interface ServerSecretsTable {
+  name: string;
+  secret: Buffer;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   api_tokens: ApiTokensTable;
+  contacts: ContactsTable;
+  contact_external_refs: ContactExternalRefsTable;
+  companies: CompaniesTable;
+  company_external_refs: CompanyExternalRefsTable;
+  server_secrets: ServerSecretsTable;
 }

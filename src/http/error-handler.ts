@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, toProblem } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -23,4 +23,14 @@ export function registerErrorHandling(app: FastifyInstance): void {
       reply,
     ),
   );
+}
+
+/**
+ * For Fastify's `frameworkErrors` option. A malformed URL (`/%zz`) or an over-long path parameter fails
+ * before routing, skipping the error handler and the onRequest hooks; without this it leaves as Fastify's
+ * own application/json body.
+ */
+export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id);
+  void sendProblem(error, request, reply);
 }

@@ -1,3 +1,4 @@
+import { uniqueConstraintFields } from '../db/constraints.js';
 import { isPostgresError, SqlState } from '../db/sqlstate.js';
 
 interface ProblemDefinition {
@@ -167,6 +168,15 @@ export function fieldPath(instancePath: string, child?: string): string {
   return result;
 }
 
+const formatMessages: Record<string, string> = {
+  'email-address': 'must be a valid email address',
+  'iso639-1': 'must be an ISO 639-1 language code such as "en" or "sv"',
+  'linkedin-profile': 'must be a LinkedIn profile URL: https://www.linkedin.com/in/{slug}',
+  'date-time': 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z',
+  uuid: 'must be a UUID',
+  uri: 'must be an absolute URL',
+};
+
 export function validationErrors(errors: readonly AjvLikeError[], context?: string): FieldErrors {
   const result: FieldErrors = {};
   const add = (field: string, message: string) => {
@@ -190,6 +200,12 @@ export function validationErrors(errors: readonly AjvLikeError[], context?: stri
         add(
           fieldPath(error.instancePath),
           `must be one of ${(error.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+        );
+        break;
+      case 'format':
+        add(
+          fieldPath(error.instancePath),
+          formatMessages[String(error.params.format)] ?? `must be a valid ${String(error.params.format)}`,
         );
         break;
       case 'const':
@@ -236,7 +252,11 @@ interface FrameworkError {
 const frameworkProblems: Record<string, [ProblemCode, string]> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: ['unsupported-media-type', 'Send the body as application/json.'],
   FST_ERR_CTP_BODY_TOO_LARGE: ['payload-too-large', 'The body is larger than this server accepts.'],
-  FST_ERR_CTP_INVALID_JSON_BODY: ['malformed-request', 'The body is not valid JSON.'],
+  // Fastify reports a __proto__ or constructor.prototype key (prototype poisoning) as invalid JSON too.
+  FST_ERR_CTP_INVALID_JSON_BODY: [
+    'malformed-request',
+    'The body is not valid JSON, or it has a forbidden key such as __proto__.',
+  ],
   FST_ERR_CTP_EMPTY_JSON_BODY: [
     'malformed-request',
     'The body is empty but Content-Type is application/json; send a JSON document.',
@@ -272,6 +292,11 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
     switch (error.code) {
       case SqlState.uniqueViolation:
         return build('conflict', 'The change conflicts with existing data.', context, {
+          conflictField: (error.constraint && uniqueConstraintFields[error.constraint]) ?? null,
+        });
+      case SqlState.foreignKeyViolation:
+        // A reference to a row that is gone (or a delete of a row still referenced): the client's data, not our bug.
+        return build('conflict', 'The change refers to data that does not exist or is still in use.', context, {
           ...(error.constraint ? { constraint: error.constraint } : {}),
         });
       case SqlState.serializationFailure:

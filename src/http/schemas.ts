@@ -47,3 +47,48 @@ export function problemResponses(...codes: ProblemCode[]): Record<number, unknow
   }
   return responses;
 }
+
+/** A `$ref` to a shared schema that keeps the referenced schema's static type. */
+export function RefTo<T extends TSchema & { $id?: string }>(schema: T) {
+  if (schema.$id === undefined) throw new Error('RefTo needs a schema with an $id');
+  return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
+}
+
+/** Shared by every resource synced from other systems. */
+export const ExternalRefSchema = Type.Object(
+  {
+    namespace: Type.String({
+      minLength: 1,
+      maxLength: 50,
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+      description: 'The source system, e.g. `hubspot`. Compared case-insensitively and stored lower-case.',
+    }),
+    id: Type.String({ minLength: 1, maxLength: 255, description: "The record's id in that system; case-sensitive." }),
+  },
+  { $id: 'ExternalRef', additionalProperties: false, description: 'A reference to this record in another system.' },
+);
+export type ExternalRef = Static<typeof ExternalRefSchema>;
+
+export const PageSchema = Type.Object(
+  {
+    nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` to get the next page.' })),
+    hasMore: Type.Boolean(),
+    pageSize: Type.Integer(),
+  },
+  { $id: 'Page', additionalProperties: false },
+);
+
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }),
+    cursor: Type.Optional(
+      Type.String({ maxLength: 2000, description: "A page's nextCursor; it carries the filters of the first page." }),
+    ),
+    updated_since: Type.Optional(
+      Type.String({ format: 'date-time', description: 'Only contacts changed at or after this time (ISO 8601).' }),
+    ),
+    include_deleted: Type.Optional(Type.Boolean({ description: 'Also list soft-deleted contacts (default false).' })),
+  },
+  { additionalProperties: false },
+);
+export type ListQueryInput = Static<typeof ListQuery>;

@@ -12,6 +12,7 @@ import {
   type CreateTokenInput,
   DEFAULT_SCOPES,
   type Organization,
+  type OrganizationSettings,
   type OrganizationSettingsPatch,
   type PatchOrganizationInput,
 } from './organization.schemas.js';
@@ -22,10 +23,15 @@ export const DEFAULT_SETTINGS: Readonly<OrganizationSettingsRow> = {
   requireIfMatch: false,
 };
 
-/** Applies a settings patch over `base`, canonicalizing and checking what a schema cannot. */
+/**
+ * Applies a settings patch over `base`, canonicalizing and checking what a schema cannot. `at` is where the
+ * settings sit in the request body (`settings` in the admin API, the whole body in PATCH /organization/settings),
+ * so a validation error names the field the client sent.
+ */
 export function applySettingsPatch(
   base: OrganizationSettingsRow,
   patch: OrganizationSettingsPatch = {},
+  at = 'settings',
 ): OrganizationSettingsRow {
   const settings: OrganizationSettingsRow = {
     defaultPhoneRegion: base.defaultPhoneRegion,
@@ -36,7 +42,7 @@ export function applySettingsPatch(
     const region = patch.defaultPhoneRegion?.toUpperCase() ?? null;
     if (region !== null && !isSupportedCountry(region)) {
       throw AppError.validation({
-        'settings.defaultPhoneRegion': [
+        [at === '' ? 'defaultPhoneRegion' : `${at}.defaultPhoneRegion`]: [
           `"${patch.defaultPhoneRegion}" is not an ISO 3166-1 alpha-2 region with phone numbering`,
         ],
       });
@@ -65,18 +71,38 @@ export async function getOrganization(db: Db, organizationId: string): Promise<O
   return toOrganization(row);
 }
 
-export async function updateOrganization(
+export function updateOrganization(
   db: Db,
   organizationId: string,
   input: PatchOrganizationInput,
+): Promise<Organization> {
+  return update(db, organizationId, input, 'settings');
+}
+
+/** PATCH /organization/settings, whose body is the settings patch itself. */
+export async function updateSettings(
+  db: Db,
+  organizationId: string,
+  patch: OrganizationSettingsPatch,
+): Promise<OrganizationSettings> {
+  return (await update(db, organizationId, { settings: patch }, '')).settings;
+}
+
+async function update(
+  db: Db,
+  organizationId: string,
+  input: PatchOrganizationInput,
+  settingsPath: string,
 ): Promise<Organization> {
   return db.transaction().execute(async (trx) => {
     const current = await repository.findOrganizationForUpdate(trx, organizationId);
     if (current === undefined) throw organizationNotFound(organizationId);
     const name = input.name ?? current.name;
-    const settings = applySettingsPatch(current.settings, input.settings);
-    // A patch that changes nothing leaves updatedUtc alone.
-    if (name === current.name && JSON.stringify(settings) === JSON.stringify(current.settings)) {
+    const settings = applySettingsPatch(current.settings, input.settings, settingsPath);
+    // A patch that changes nothing leaves updatedUtc alone. jsonb hands keys back in its own order, so the
+    // stored settings are rebuilt in ours before the comparison.
+    const unchanged = JSON.stringify(settings) === JSON.stringify(applySettingsPatch(current.settings));
+    if (name === current.name && unchanged) {
       return toOrganization(current);
     }
     return toOrganization(await repository.updateOrganization(trx, organizationId, { name, settings }));

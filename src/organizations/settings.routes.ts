@@ -53,7 +53,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app,
     },
     async (request) => {
       const { organizationId } = request.auth as AuthContext;
-      return (await service.updateOrganization(db, organizationId, { settings: request.body })).settings;
+      return service.updateSettings(db, organizationId, request.body);
     },
   );
 };

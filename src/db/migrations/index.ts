@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely';
 import * as organizationsAndTokens from './0001-organizations-and-tokens.js';
+import * as contactsAndCompanies from './0002-contacts-and-companies.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -7,4 +8,5 @@ import * as organizationsAndTokens from './0001-organizations-and-tokens.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001-organizations-and-tokens': organizationsAndTokens,
+  '0002-contacts-and-companies': contactsAndCompanies,
 };

@@ -1,0 +1,100 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { CompaniesTable, Database, ExternalRefJson } from '../db/schema.js';
+import type { FeedFilter } from '../http/feed.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export type CompanyRow = Selectable<CompaniesTable>;
+
+export interface CompanyState {
+  name: string;
+  website: string | null;
+  externalRefs: ExternalRefJson[];
+}
+
+const now = sql<Date>`date_trunc('milliseconds', now())`;
+
+export function findCompanyById(
+  db: Executor,
+  organizationId: string,
+  companyId: string,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('companies')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', companyId);
+  if (options.lock) query = query.forUpdate();
+  return query.executeTakeFirst();
+}
+
+export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState) {
+  return trx
+    .insertInto('companies')
+    .values({
+      organization_id: organizationId,
+      name: state.name,
+      website: state.website,
+      external_refs: JSON.stringify(state.externalRefs),
+      version: 1,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function updateCompany(
+  trx: Transaction<Database>,
+  organizationId: string,
+  companyId: string,
+  state: CompanyState,
+) {
+  return trx
+    .updateTable('companies')
+    .set({
+      name: state.name,
+      website: state.website,
+      external_refs: JSON.stringify(state.externalRefs),
+      version: sql`version + 1`,
+      updated_at: now,
+      change_xid: sql`pg_current_xact_id()` as never,
+    })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', companyId)
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export function softDeleteCompany(trx: Transaction<Database>, organizationId: string, companyId: string) {
+  return trx
+    .updateTable('companies')
+    .set({
+      version: sql`version + 1`,
+      updated_at: now,
+      deleted_at: now,
+      change_xid: sql`pg_current_xact_id()` as never,
+    })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', companyId)
+    .where('deleted_at', 'is', null)
+    .execute();
+}
+
+/** The company change feed; see listContacts for why rows of running transactions wait. */
+export function listCompanies(db: Executor, organizationId: string, options: FeedFilter) {
+  let query = db
+    .selectFrom('companies')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where(sql<boolean>`change_xid < pg_snapshot_xmin(pg_current_snapshot())`);
+  if (options.after !== null) {
+    query = query.where(sql<boolean>`(change_xid, id) > (${options.after.xid}::xid8, ${options.after.id}::uuid)`);
+  }
+  if (options.updatedSince !== null) query = query.where('updated_at', '>=', options.updatedSince);
+  if (!options.includeDeleted) query = query.where('deleted_at', 'is', null);
+  return query
+    .orderBy('change_xid')
+    .orderBy('id')
+    .limit(options.limit + 1)
+    .execute();
+}

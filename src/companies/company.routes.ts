@@ -1,0 +1,183 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Db } from '../db/database.js';
+import type { AuthContext } from '../http/auth.js';
+import { etagMatches, parseEntityTags } from '../http/etag.js';
+import { ListQuery, problemResponses } from '../http/schemas.js';
+import { COMPANIES_PATH, toCompany } from './company.mapper.js';
+import type { CompanyRow } from './company.repository.js';
+import { CompanyParams, CreateCompanyBody, PatchCompanyBody } from './company.schemas.js';
+import * as service from './company.service.js';
+
+const tags = ['Companies'];
+const security = [{ bearerAuth: [] }];
+const readProblems = ['unauthorized', 'insufficient-scope', 'rate-limited', 'validation-failed'] as const;
+const writeProblems = [...readProblems, 'malformed-request', 'unsupported-media-type', 'payload-too-large'] as const;
+const EtagHeader = Type.String({ description: 'The weak ETag of the returned version; send it as If-Match.' });
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ description: 'Apply only if the company still has this ETag.' })),
+});
+
+function contextOf(request: FastifyRequest): service.OrganizationContext {
+  const { organizationId, settings } = request.auth as AuthContext;
+  return { organizationId, settings };
+}
+
+function sendCompany(reply: FastifyReply, row: CompanyRow, status = 200) {
+  const company = toCompany(row);
+  return reply.code(status).header('etag', company.etag).send(company);
+}
+
+function companyResponse(description: string, extraHeaders: Record<string, unknown> = {}) {
+  return {
+    description,
+    headers: { ETag: EtagHeader, ...extraHeaders },
+    content: { 'application/json': { schema: Type.Ref('Company') } },
+  };
+}
+
+export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: () => Promise<Buffer> }> = async (
+  app,
+  { db, cursorSecret },
+) => {
+  app.post(
+    '/companies',
+    {
+      config: { scope: 'companies.write' },
+      schema: {
+        operationId: 'companies.create',
+        summary: 'Create a company',
+        tags,
+        security,
+        body: CreateCompanyBody,
+        response: {
+          201: companyResponse('Created; `Location` points at the company.', { Location: Type.String() }),
+          ...problemResponses(...writeProblems, 'conflict'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await service.createCompany(db, contextOf(request), request.body);
+      reply.header('location', `${COMPANIES_PATH}/${row.id}`);
+      return sendCompany(reply, row, 201);
+    },
+  );
+
+  app.get(
+    '/companies',
+    {
+      config: { scope: 'companies.read' },
+      schema: {
+        operationId: 'companies.list',
+        summary: 'List companies in the order they changed',
+        description: 'A change feed paged by `nextCursor`, like the contact list.',
+        tags,
+        security,
+        querystring: ListQuery,
+        response: { 200: Type.Ref('CompanyList'), ...problemResponses(...readProblems, 'invalid-cursor') },
+      },
+    },
+    async (request) => {
+      const { organizationId } = request.auth as AuthContext;
+      const page = await service.listCompanies(db, organizationId, request.query, cursorSecret);
+      return {
+        data: page.rows.map(toCompany),
+        page: { nextCursor: page.nextCursor, hasMore: page.hasMore, pageSize: page.rows.length },
+      };
+    },
+  );
+
+  app.get(
+    '/companies/:id',
+    {
+      config: { scope: 'companies.read' },
+      schema: {
+        operationId: 'companies.get',
+        summary: 'Read a company',
+        description: 'With `If-None-Match` set to the current ETag, answers 304 without a body.',
+        tags,
+        security,
+        params: CompanyParams,
+        headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
+        response: {
+          200: companyResponse('The company.'),
+          304: { description: 'Not modified: your copy (If-None-Match) is current.' },
+          ...problemResponses(...readProblems, 'not-found'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await service.getCompany(db, (request.auth as AuthContext).organizationId, request.params.id);
+      const company = toCompany(row);
+      const ifNoneMatch = request.headers['if-none-match'];
+      const etags = ifNoneMatch === undefined ? null : parseEntityTags(ifNoneMatch);
+      if (etags !== null && etagMatches(etags, company.etag)) {
+        return reply.code(304).header('etag', company.etag).send();
+      }
+      return reply.header('etag', company.etag).send(company);
+    },
+  );
+
+  app.patch(
+    '/companies/:id',
+    {
+      config: { scope: 'companies.write' },
+      schema: {
+        operationId: 'companies.update',
+        summary: 'Update a company (partial)',
+        description:
+          'Fields present are set, omitted fields are kept, null clears. Contacts show the new name at once. Send `If-Match` to avoid overwriting a concurrent change (412).',
+        tags,
+        security,
+        params: CompanyParams,
+        headers: IfMatchHeaders,
+        body: PatchCompanyBody,
+        response: {
+          200: companyResponse('The updated company.'),
+          ...problemResponses(
+            ...writeProblems,
+            'not-found',
+            'conflict',
+            'precondition-failed',
+            'precondition-required',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const row = await service.updateCompany(
+        db,
+        contextOf(request),
+        request.params.id,
+        request.body,
+        request.headers['if-match'],
+      );
+      return sendCompany(reply, row);
+    },
+  );
+
+  app.delete(
+    '/companies/:id',
+    {
+      config: { scope: 'companies.write' },
+      schema: {
+        operationId: 'companies.delete',
+        summary: 'Delete a company (soft)',
+        description: "The company disappears from reads, lists and contacts' `companies`.",
+        tags,
+        security,
+        params: CompanyParams,
+        headers: IfMatchHeaders,
+        response: {
+          204: { description: 'Deleted.' },
+          ...problemResponses(...readProblems, 'not-found', 'precondition-failed', 'precondition-required'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await service.deleteCompany(db, contextOf(request), request.params.id, request.headers['if-match']);
+      return reply.code(204).send();
+    },
+  );
+};

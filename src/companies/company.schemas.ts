@@ -1,0 +1,57 @@
+import { type Static, Type } from 'typebox';
+import { ExternalRefSchema, Nullable, RefTo, Timestamp, Uuid } from '../http/schemas.js';
+
+const ExternalRefs = Nullable(
+  Type.Array(RefTo(ExternalRefSchema), {
+    maxItems: 50,
+    description: 'At most 50. Each namespace + id belongs to one company of the organization.',
+  }),
+);
+
+const Name = Type.String({ minLength: 1, maxLength: 255 });
+const Website = Nullable(
+  Type.String({ maxLength: 500, format: 'uri', pattern: '^https?://', description: 'An http(s) URL.' }),
+);
+
+export const CreateCompanyBody = Type.Object(
+  { name: Name, website: Type.Optional(Website), externalRefs: Type.Optional(ExternalRefs) },
+  { $id: 'CreateCompanyRequest', additionalProperties: false },
+);
+
+export const PatchCompanyBody = Type.Object(
+  { name: Type.Optional(Name), website: Type.Optional(Website), externalRefs: Type.Optional(ExternalRefs) },
+  {
+    $id: 'UpdateCompanyRequest',
+    additionalProperties: false,
+    description: 'Fields present are set, omitted fields are kept, null clears. externalRefs replaces the list.',
+  },
+);
+
+export interface CompanyInput {
+  name?: string;
+  website?: string | null;
+  externalRefs?: Array<{ namespace: string; id: string }> | null;
+}
+
+export const CompanySchema = Type.Object(
+  {
+    id: Uuid,
+    uri: Type.String({ description: "The company's canonical API path." }),
+    name: Type.String(),
+    website: Nullable(Type.String()),
+    externalRefs: Type.Array(Type.Ref('ExternalRef')),
+    createdUtc: Timestamp,
+    updatedUtc: Timestamp,
+    deletedUtc: Nullable(Timestamp),
+    etag: Type.String({ description: 'Equals the ETag header.' }),
+  },
+  { $id: 'Company', additionalProperties: false },
+);
+export type Company = Static<typeof CompanySchema>;
+
+export const CompanyListSchema = Type.Object(
+  { data: Type.Array(Type.Ref('Company')), page: Type.Ref('Page') },
+  { $id: 'CompanyList', additionalProperties: false },
+);
+
+export const CompanyParams = Type.Object({ id: Uuid }, { additionalProperties: false });

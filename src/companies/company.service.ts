@@ -1,0 +1,143 @@
+import type { Transaction } from 'kysely';
+import type { Db } from '../db/database.js';
+import { COMPANY_REFS, findExternalRefOwner, replaceExternalRefs } from '../db/external-refs.js';
+import { lockKey, lockKeys } from '../db/locks.js';
+import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
+import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
+import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
+import { AppError, type FieldErrors } from '../http/problem.js';
+import type { ListQueryInput } from '../http/schemas.js';
+import { companyEtag, companyState } from './company.mapper.js';
+import type { CompanyRow, CompanyState } from './company.repository.js';
+import * as repository from './company.repository.js';
+import type { CompanyInput } from './company.schemas.js';
+
+export interface OrganizationContext {
+  organizationId: string;
+  settings: OrganizationSettingsRow;
+}
+
+function notFound(companyId: string): AppError {
+  return new AppError('not-found', `Company ${companyId} does not exist in your organization.`);
+}
+
+function normalizeRefs(refs: ReadonlyArray<ExternalRefJson>): ExternalRefJson[] {
+  const errors: FieldErrors = {};
+  const seen = new Map<string, number>();
+  const normalized = refs.map((ref, index) => {
+    const value = { namespace: ref.namespace.toLowerCase(), id: ref.id };
+    const key = `${value.namespace}\u0000${value.id}`;
+    const first = seen.get(key);
+    if (first !== undefined) errors[`externalRefs[${index}]`] = [`duplicates externalRefs[${first}]`];
+    else seen.set(key, index);
+    return value;
+  });
+  if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+  return normalized;
+}
+
+function applyInput(current: CompanyState, input: CompanyInput): CompanyState {
+  const name = input.name === undefined ? current.name : input.name.trim();
+  if (name === '') throw AppError.validation({ name: ['must not be blank'] });
+  return {
+    name,
+    website: input.website === undefined ? current.website : input.website,
+    externalRefs: input.externalRefs === undefined ? current.externalRefs : normalizeRefs(input.externalRefs ?? []),
+  };
+}
+
+function sameState(a: CompanyState, b: CompanyState): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+async function syncRefs(
+  trx: Transaction<Database>,
+  organizationId: string,
+  companyId: string,
+  previous: ExternalRefJson[],
+  next: ExternalRefJson[],
+): Promise<void> {
+  const taken = await replaceExternalRefs(trx, COMPANY_REFS, organizationId, companyId, previous, next);
+  const first = taken[0];
+  if (first === undefined) return;
+  const owner = await findExternalRefOwner(trx, COMPANY_REFS, organizationId, first);
+  const index = next.findIndex((ref) => ref.namespace === first.namespace && ref.id === first.id);
+  throw new AppError(
+    'conflict',
+    `The external reference ${first.namespace}/${first.id} already belongs to another company${owner ? ` (${owner})` : ''}.`,
+    { conflictField: `externalRefs[${index}]`, conflictingCompanyId: owner },
+  );
+}
+
+function refLocks(organizationId: string, refs: readonly ExternalRefJson[] | undefined): string[] {
+  return (refs ?? []).map((ref) => lockKey('company-ref', organizationId, ref.namespace, ref.id));
+}
+
+export async function createCompany(db: Db, context: OrganizationContext, input: CompanyInput): Promise<CompanyRow> {
+  const state = applyInput({ name: '', website: null, externalRefs: [] }, input);
+  const { organizationId } = context;
+  return inTransaction(db, async (trx) => {
+    await lockKeys(trx, refLocks(organizationId, state.externalRefs));
+    const row = await repository.insertCompany(trx, organizationId, state);
+    await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
+    return row;
+  });
+}
+
+export async function getCompany(db: Db, organizationId: string, companyId: string): Promise<CompanyRow> {
+  const row = await repository.findCompanyById(db, organizationId, companyId);
+  if (row === undefined || row.deleted_at !== null) throw notFound(companyId);
+  return row;
+}
+
+export async function updateCompany(
+  db: Db,
+  context: OrganizationContext,
+  companyId: string,
+  input: CompanyInput,
+  ifMatchHeader: string | undefined,
+): Promise<CompanyRow> {
+  const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
+  const { organizationId } = context;
+  const refs = input.externalRefs === undefined ? undefined : normalizeRefs(input.externalRefs ?? []);
+  return inTransaction(db, async (trx) => {
+    await lockKeys(trx, refLocks(organizationId, refs));
+    const current = await repository.findCompanyById(trx, organizationId, companyId, { lock: true });
+    if (current === undefined || current.deleted_at !== null) throw notFound(companyId);
+    assertIfMatch(ifMatch, companyEtag(current), 'company');
+    const before = companyState(current);
+    const next = applyInput(before, input);
+    if (sameState(before, next)) return current;
+    const row = await repository.updateCompany(trx, organizationId, companyId, next);
+    await syncRefs(trx, organizationId, companyId, before.externalRefs, next.externalRefs);
+    return row;
+  });
+}
+
+export async function deleteCompany(
+  db: Db,
+  context: OrganizationContext,
+  companyId: string,
+  ifMatchHeader: string | undefined,
+): Promise<void> {
+  const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
+  await inTransaction(db, async (trx) => {
+    const current = await repository.findCompanyById(trx, context.organizationId, companyId, { lock: true });
+    if (current === undefined || current.deleted_at !== null) throw notFound(companyId);
+    assertIfMatch(ifMatch, companyEtag(current), 'company');
+    await repository.softDeleteCompany(trx, context.organizationId, companyId);
+  });
+}
+
+export async function listCompanies(
+  db: Db,
+  organizationId: string,
+  query: ListQueryInput,
+  cursorSecret: () => Promise<Buffer>,
+): Promise<FeedPage<CompanyRow>> {
+  const secret = await cursorSecret();
+  const filter = feedFilter(query, organizationId, secret);
+  const rows = await repository.listCompanies(db, organizationId, filter);
+  return feedPage(rows, query, filter, organizationId, secret);
+}

@@ -1,0 +1,186 @@
+import type { ConnectionJson, EmailJson, ExternalRefJson, PhoneJson } from '../db/schema.js';
+import type { FieldErrors } from '../http/problem.js';
+import type { ContactInput } from './contact.schemas.js';
+import { emailKey } from './email.js';
+import { normalizePhone } from './phone.js';
+
+/** A contact's stored, client-controlled fields in canonical form; what "changed" is decided on. */
+export interface ContactState {
+  firstName: string | null;
+  lastName: string | null;
+  email: string | null;
+  phone: string | null;
+  linkedInUrl: string | null;
+  emails: EmailJson[];
+  phones: PhoneJson[];
+  primaryLanguage: string | null;
+  tags: string[];
+  strategy: string | null;
+  blocked: boolean;
+  externalRefs: ExternalRefJson[];
+  connections: ConnectionJson[];
+}
+
+export const EMPTY_CONTACT: Readonly<ContactState> = {
+  firstName: null,
+  lastName: null,
+  email: null,
+  phone: null,
+  linkedInUrl: null,
+  emails: [],
+  phones: [],
+  primaryLanguage: null,
+  tags: [],
+  strategy: null,
+  blocked: false,
+  externalRefs: [],
+  connections: [],
+};
+
+export type ContactChanges = Partial<ContactState>;
+
+export interface NormalizedInput {
+  changes: ContactChanges;
+  errors: FieldErrors;
+}
+
+function addError(errors: FieldErrors, field: string, message: string): void {
+  errors[field] = [...(errors[field] ?? []), message];
+}
+
+function trimmedOrNull(value: string | null): string | null {
+  if (value === null) return null;
+  const trimmed = value.trim();
+  return trimmed === '' ? null : trimmed;
+}
+
+/**
+ * `email`/`emails` are two views of one list: whichever the request sets, both come out consistent,
+ * with exactly one primary entry (the first, unless `email` names another).
+ */
+function syncEmails(input: ContactInput, changes: ContactChanges, errors: FieldErrors): void {
+  if (input.email === undefined && input.emails === undefined) return;
+  const entries: EmailJson[] = (input.emails ?? []).map((entry) => ({
+    address: entry.address.trim(),
+    type: entry.type ?? null,
+    isPrimary: false,
+  }));
+  const seen = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const key = emailKey(entry.address);
+    const first = seen.get(key);
+    if (first !== undefined) addError(errors, `emails[${index}].address`, `duplicates emails[${first}].address`);
+    else seen.set(key, index);
+  });
+  const primary = input.email?.trim() ?? null;
+  if (primary !== null) {
+    const index = seen.get(emailKey(primary));
+    if (index === undefined) entries.unshift({ address: primary, type: null, isPrimary: true });
+    else (entries[index] as EmailJson).isPrimary = true;
+    // Keep the primary first so `emails[0]` is always the primary, whichever way it was set.
+    entries.sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary));
+  } else if (entries.length > 0) {
+    (entries[0] as EmailJson).isPrimary = true;
+  }
+  changes.emails = entries;
+  changes.email = entries[0]?.address ?? null;
+}
+
+function syncPhones(input: ContactInput, region: string | null, changes: ContactChanges, errors: FieldErrors): void {
+  if (input.phone === undefined && input.phones === undefined) return;
+  const entries: PhoneJson[] = (input.phones ?? []).map((entry) => ({
+    number: normalizePhone(entry.number, region),
+    type: entry.type ?? null,
+    isPrimary: false,
+  }));
+  const seen = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const first = seen.get(entry.number);
+    if (first !== undefined) addError(errors, `phones[${index}].number`, `duplicates phones[${first}].number`);
+    else seen.set(entry.number, index);
+  });
+  const primary = input.phone === undefined || input.phone === null ? null : normalizePhone(input.phone, region);
+  if (primary !== null && primary !== '') {
+    const index = seen.get(primary);
+    if (index === undefined) entries.unshift({ number: primary, type: null, isPrimary: true });
+    else (entries[index] as PhoneJson).isPrimary = true;
+    entries.sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary));
+  } else if (entries.length > 0) {
+    (entries[0] as PhoneJson).isPrimary = true;
+  }
+  changes.phones = entries;
+  changes.phone = entries[0]?.number ?? null;
+}
+
+export function normalizeExternalRefs(refs: ReadonlyArray<ExternalRefJson>, field: string, errors: FieldErrors) {
+  const seen = new Map<string, number>();
+  return refs.map((ref, index) => {
+    const normalized = { namespace: ref.namespace.toLowerCase(), id: ref.id };
+    const key = `${normalized.namespace}\u0000${normalized.id}`;
+    const first = seen.get(key);
+    if (first !== undefined) addError(errors, `${field}[${index}]`, `duplicates ${field}[${first}]`);
+    else seen.set(key, index);
+    return normalized;
+  });
+}
+
+function normalizeConnections(input: NonNullable<ContactInput['connections']>, errors: FieldErrors): ConnectionJson[] {
+  const seen = new Map<string, number>();
+  const connections = input.map((connection, index) => {
+    const companyId = connection.company.id.toLowerCase();
+    const first = seen.get(companyId);
+    if (first !== undefined) addError(errors, `connections[${index}].company.id`, `duplicates connections[${first}]`);
+    else seen.set(companyId, index);
+    return { companyId, jobTitle: trimmedOrNull(connection.jobTitle ?? null), isPrimary: connection.primary === true };
+  });
+  const primaries = connections.filter((connection) => connection.isPrimary).length;
+  if (connections.length > 0 && primaries !== 1) {
+    addError(errors, 'connections', `exactly one connection must have "primary": true (found ${primaries})`);
+  }
+  return connections;
+}
+
+/**
+ * Turns a validated request into canonical field changes: present fields only (PATCH semantics),
+ * null meaning cleared, phones in E.164 where valid, email/phone views in sync. Pure.
+ */
+export function normalizeInput(input: ContactInput, defaultPhoneRegion: string | null): NormalizedInput {
+  const changes: ContactChanges = {};
+  const errors: FieldErrors = {};
+  if (input.firstName !== undefined) changes.firstName = trimmedOrNull(input.firstName);
+  if (input.lastName !== undefined) changes.lastName = trimmedOrNull(input.lastName);
+  syncEmails(input, changes, errors);
+  syncPhones(input, defaultPhoneRegion, changes, errors);
+  if (input.linkedInUrl !== undefined) changes.linkedInUrl = input.linkedInUrl;
+  if (input.primaryLanguage !== undefined) changes.primaryLanguage = input.primaryLanguage?.toLowerCase() ?? null;
+  if (input.tags !== undefined) changes.tags = input.tags ?? [];
+  if (input.strategy !== undefined) changes.strategy = input.strategy;
+  if (input.blocked !== undefined) changes.blocked = input.blocked ?? false;
+  if (input.externalRefs !== undefined) {
+    changes.externalRefs = normalizeExternalRefs(input.externalRefs ?? [], 'externalRefs', errors);
+  }
+  if (input.connections !== undefined) changes.connections = normalizeConnections(input.connections ?? [], errors);
+  return { changes, errors };
+}
+
+export function applyChanges(current: ContactState, changes: ContactChanges): ContactState {
+  return { ...current, ...changes };
+}
+
+export function hasIdentifier(state: ContactState): boolean {
+  return state.firstName !== null || state.lastName !== null || state.email !== null || state.phone !== null;
+}
+
+export const MISSING_IDENTIFIER: FieldErrors = {
+  body: ['a contact needs at least one identifier: firstName, lastName, email or phone'],
+};
+
+const FIELDS = Object.keys(EMPTY_CONTACT) as Array<keyof ContactState>;
+
+export function sameState(a: ContactState, b: ContactState): boolean {
+  return FIELDS.every((field) => JSON.stringify(a[field]) === JSON.stringify(b[field]));
+}
+
+export function refKey(ref: ExternalRefJson): string {
+  return `${ref.namespace}\u0000${ref.id}`;
+}

@@ -1,0 +1,275 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
+import type { FeedFilter } from '../http/feed.js';
+import type { ContactState } from './contact.model.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** A connected live company as a contact shows it. */
+export interface CompanyLink {
+  id: string;
+  name: string;
+  version: number;
+  jobTitle: string | null;
+  isPrimary: boolean;
+}
+
+export type ContactRow = Selectable<ContactsTable> & { companies: CompanyLink[] };
+
+const now = sql<Date>`date_trunc('milliseconds', now())`;
+
+// Current names of the live companies a contact connects to, in the contact's order; a deleted
+// company drops out. Correlated on the table name so it works in SELECT and in RETURNING alike.
+const companies = sql<CompanyLink[]>`(
+  SELECT coalesce(jsonb_agg(jsonb_build_object(
+           'id', co.id, 'name', co.name, 'version', co.version,
+           'jobTitle', conn.value -> 'jobTitle', 'isPrimary', conn.value -> 'isPrimary'
+         ) ORDER BY conn.n), '[]'::jsonb)
+  FROM jsonb_array_elements(contacts.connections) WITH ORDINALITY AS conn(value, n)
+  JOIN companies co
+    ON co.organization_id = contacts.organization_id
+   AND co.id = (conn.value ->> 'companyId')::uuid
+   AND co.deleted_at IS NULL
+)`.as('companies');
+
+function stateColumns(state: ContactState, emailKey: string | null) {
+  return {
+    first_name: state.firstName,
+    last_name: state.lastName,
+    email: state.email,
+    email_key: emailKey,
+    phone: state.phone,
+    linkedin_url: state.linkedInUrl,
+    emails: JSON.stringify(state.emails),
+    phones: JSON.stringify(state.phones),
+    primary_language: state.primaryLanguage,
+    tags: state.tags,
+    strategy: state.strategy,
+    blocked: state.blocked,
+    external_refs: JSON.stringify(state.externalRefs),
+    connections: JSON.stringify(state.connections),
+  };
+}
+
+export function findContactById(
+  db: Executor,
+  organizationId: string,
+  contactId: string,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('contacts')
+    .selectAll('contacts')
+    .select(companies)
+    .where('contacts.organization_id', '=', organizationId)
+    .where('contacts.id', '=', contactId);
+  if (options.lock) query = query.forUpdate('contacts' as never);
+  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+}
+
+export function findContactByExternalRef(
+  db: Executor,
+  organizationId: string,
+  ref: ExternalRefJson,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('contact_external_refs as r')
+    .innerJoin('contacts', (join) =>
+      join.onRef('contacts.organization_id', '=', 'r.organization_id').onRef('contacts.id', '=', 'r.contact_id'),
+    )
+    .selectAll('contacts')
+    .select(companies)
+    .where('r.organization_id', '=', organizationId)
+    .where('r.namespace', '=', ref.namespace)
+    .where('r.external_id', '=', ref.id);
+  if (options.lock) query = query.forUpdate('contacts' as never);
+  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+}
+
+export function findLiveContactByEmailKey(
+  db: Executor,
+  organizationId: string,
+  key: string,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('contacts')
+    .selectAll('contacts')
+    .select(companies)
+    .where('contacts.organization_id', '=', organizationId)
+    .where('contacts.email_key', '=', key)
+    .where('contacts.deleted_at', 'is', null);
+  if (options.lock) query = query.forUpdate('contacts' as never);
+  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+}
+
+export function findLiveContactsByPhone(
+  db: Executor,
+  organizationId: string,
+  phone: string,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('contacts')
+    .selectAll('contacts')
+    .select(companies)
+    .where('contacts.organization_id', '=', organizationId)
+    .where('contacts.phone', '=', phone)
+    .where('contacts.deleted_at', 'is', null)
+    // The oldest contact wins when several share a phone, so repeated calls pick the same one.
+    .orderBy('contacts.created_at')
+    .orderBy('contacts.id')
+    .limit(1);
+  if (options.lock) query = query.forUpdate('contacts' as never);
+  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+}
+
+export function insertContact(
+  trx: Transaction<Database>,
+  organizationId: string,
+  state: ContactState,
+  emailKey: string | null,
+  origin: string,
+) {
+  return trx
+    .insertInto('contacts')
+    .values({
+      organization_id: organizationId,
+      ...stateColumns(state, emailKey),
+      version: 1,
+      change_type: 'created',
+      change_origin: origin,
+    })
+    .returningAll()
+    .returning(companies)
+    .executeTakeFirstOrThrow() as Promise<ContactRow>;
+}
+
+/** Writes a new state; the version, timestamps and change feed position move with it. */
+export function updateContact(
+  trx: Transaction<Database>,
+  organizationId: string,
+  contactId: string,
+  state: ContactState,
+  emailKey: string | null,
+  change: { type: ChangeType; origin: string },
+) {
+  return trx
+    .updateTable('contacts')
+    .set({
+      ...stateColumns(state, emailKey),
+      version: sql`version + 1`,
+      updated_at: now,
+      deleted_at: change.type === 'revived' ? null : sql`deleted_at`,
+      change_type: change.type,
+      change_origin: change.origin,
+      change_xid: sql`pg_current_xact_id()` as never,
+    })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', contactId)
+    .returningAll()
+    .returning(companies)
+    .executeTakeFirstOrThrow() as Promise<ContactRow>;
+}
+
+export function softDeleteContact(trx: Transaction<Database>, organizationId: string, contactId: string) {
+  return trx
+    .updateTable('contacts')
+    .set({
+      version: sql`version + 1`,
+      updated_at: now,
+      deleted_at: now,
+      change_type: 'deleted',
+      change_origin: 'api',
+      change_xid: sql`pg_current_xact_id()` as never,
+    })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', contactId)
+    .where('deleted_at', 'is', null)
+    .returning('id')
+    .executeTakeFirst();
+}
+
+/** Hands a reference from a deleted contact to another one (upsert with revive=false). */
+export async function moveExternalRef(
+  trx: Transaction<Database>,
+  organizationId: string,
+  ref: ExternalRefJson,
+  fromContactId: string,
+  toContactId: string,
+): Promise<void> {
+  await trx
+    .updateTable('contact_external_refs')
+    .set({ contact_id: toContactId })
+    .where('organization_id', '=', organizationId)
+    .where('namespace', '=', ref.namespace)
+    .where('external_id', '=', ref.id)
+    .where('contact_id', '=', fromContactId)
+    .execute();
+  // The deleted contact no longer shows the reference; its tombstone stays in the change feed.
+  await trx
+    .updateTable('contacts')
+    .set({
+      external_refs: sql`coalesce((
+        SELECT jsonb_agg(e.value ORDER BY e.n) FROM jsonb_array_elements(external_refs) WITH ORDINALITY AS e(value, n)
+        WHERE NOT (e.value ->> 'namespace' = ${ref.namespace} AND e.value ->> 'id' = ${ref.id})
+      ), '[]'::jsonb)`,
+      version: sql`version + 1`,
+      updated_at: now,
+      change_xid: sql`pg_current_xact_id()` as never,
+    })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', fromContactId)
+    .execute();
+}
+
+export async function findLiveCompanyIds(
+  db: Executor,
+  organizationId: string,
+  companyIds: readonly string[],
+): Promise<Set<string>> {
+  if (companyIds.length === 0) return new Set();
+  const rows = await db
+    .selectFrom('companies')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where('id', 'in', [...companyIds])
+    .where('deleted_at', 'is', null)
+    .execute();
+  return new Set(rows.map((row) => row.id));
+}
+
+/**
+ * One page of the change feed: rows in the order their last change committed. Rows written by
+ * transactions that may still be running (xid at or past the snapshot's xmin) are held back until
+ * they finish, so a cursor never moves past a change that later commits behind it.
+ */
+export function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
+  let query = db
+    .selectFrom('contacts')
+    .selectAll('contacts')
+    .select(companies)
+    .where('contacts.organization_id', '=', organizationId)
+    .where(sql<boolean>`contacts.change_xid < pg_snapshot_xmin(pg_current_snapshot())`);
+  if (options.after !== null) {
+    const { xid, id } = options.after;
+    query = query.where(sql<boolean>`(contacts.change_xid, contacts.id) > (${xid}::xid8, ${id}::uuid)`);
+  }
+  if (options.updatedSince !== null) query = query.where('contacts.updated_at', '>=', options.updatedSince);
+  if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
+  return query
+    .orderBy('contacts.change_xid')
+    .orderBy('contacts.id')
+    .limit(options.limit + 1)
+    .execute() as Promise<ContactRow[]>;
+}
+
+export async function cursorSecret(db: Executor): Promise<Buffer> {
+  const row = await db
+    .selectFrom('server_secrets')
+    .select('secret')
+    .where('name', '=', 'cursor')
+    .executeTakeFirstOrThrow();
+  return row.secret;
+}

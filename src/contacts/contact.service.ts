@@ -1,0 +1,339 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Db } from '../db/database.js';
+import { CONTACT_REFS, findExternalRefOwner, replaceExternalRefs } from '../db/external-refs.js';
+import { lockKey, lockKeys } from '../db/locks.js';
+import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
+import { isPostgresError, SqlState } from '../db/sqlstate.js';
+import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
+import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
+import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
+import { AppError } from '../http/problem.js';
+import type { ListQueryInput } from '../http/schemas.js';
+import { contactEtag, contactState } from './contact.mapper.js';
+import {
+  applyChanges,
+  type ContactChanges,
+  type ContactState,
+  EMPTY_CONTACT,
+  hasIdentifier,
+  MISSING_IDENTIFIER,
+  normalizeInput,
+  refKey,
+  sameState,
+} from './contact.model.js';
+import type { ContactRow } from './contact.repository.js';
+import * as repository from './contact.repository.js';
+import type { ContactInput } from './contact.schemas.js';
+import { emailKey } from './email.js';
+
+export interface OrganizationContext {
+  organizationId: string;
+  settings: OrganizationSettingsRow;
+}
+
+export type UpsertAction = 'created' | 'updated' | 'revived';
+export type MatchedBy = 'external_ref' | 'email' | 'phone' | 'none';
+
+export interface WriteResult {
+  row: ContactRow;
+  action: UpsertAction;
+  matchedBy: MatchedBy;
+}
+
+export interface UpsertOptions {
+  matchEmail: boolean;
+  revive: boolean;
+  updateOnly: boolean;
+  validateOnly: boolean;
+}
+
+type Trx = Transaction<Database>;
+
+function notFound(what: string): AppError {
+  return new AppError('not-found', `${what} does not exist in your organization.`);
+}
+
+function refLock(organizationId: string, ref: ExternalRefJson): string {
+  return lockKey('contact-ref', organizationId, ref.namespace, ref.id);
+}
+
+function emailLock(organizationId: string, key: string): string {
+  return lockKey('contact-email', organizationId, key);
+}
+
+/** Normalizes a validated body; anything a schema cannot express (duplicates, one primary) fails here. */
+export function prepareChanges(input: ContactInput, settings: OrganizationSettingsRow): ContactChanges {
+  const { changes, errors } = normalizeInput(input, settings.defaultPhoneRegion);
+  if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+  return changes;
+}
+
+function emailKeyOf(state: ContactState): string | null {
+  return state.email === null ? null : emailKey(state.email);
+}
+
+function ensureIdentifier(state: ContactState): void {
+  if (!hasIdentifier(state)) throw AppError.validation(MISSING_IDENTIFIER);
+}
+
+function checkIfMatch(ifMatch: string[] | null, row: ContactRow | null): void {
+  assertIfMatch(ifMatch, row === null ? null : contactEtag(row), 'contact');
+}
+
+async function checkConnections(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
+  const connections = changes.connections ?? [];
+  if (connections.length === 0) return;
+  const live = await repository.findLiveCompanyIds(
+    trx,
+    organizationId,
+    connections.map((connection) => connection.companyId),
+  );
+  const errors: Record<string, string[]> = {};
+  connections.forEach((connection, index) => {
+    if (!live.has(connection.companyId)) {
+      errors[`connections[${index}].company.id`] = ['is not a company of your organization'];
+    }
+  });
+  if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+}
+
+function refConflict(field: string, ref: ExternalRefJson, ownerId: string | null): AppError {
+  return new AppError(
+    'conflict',
+    `The external reference ${ref.namespace}/${ref.id} already belongs to another contact${ownerId ? ` (${ownerId})` : ''}.`,
+    { conflictField: field, conflictingContactId: ownerId },
+  );
+}
+
+async function syncRefs(
+  trx: Trx,
+  organizationId: string,
+  contactId: string,
+  previous: ExternalRefJson[],
+  next: ExternalRefJson[],
+) {
+  const taken = await replaceExternalRefs(trx, CONTACT_REFS, organizationId, contactId, previous, next);
+  const first = taken[0];
+  if (first === undefined) return;
+  const owner = await findExternalRefOwner(trx, CONTACT_REFS, organizationId, first);
+  const index = next.findIndex((ref) => refKey(ref) === refKey(first));
+  throw refConflict(`externalRefs[${index}]`, first, owner);
+}
+
+/**
+ * A primary email can belong to one live contact: the unique index decides, even between server
+ * processes. Its violation aborts the transaction, so the owner is looked up afterwards.
+ */
+async function withEmailConflictDetails<T>(
+  db: Db,
+  organizationId: string,
+  changes: ContactChanges,
+  work: () => Promise<T>,
+) {
+  try {
+    return await work();
+  } catch (error) {
+    if (
+      isPostgresError(error) &&
+      error.code === SqlState.uniqueViolation &&
+      error.constraint === 'contacts_email_key'
+    ) {
+      const key = changes.email ? emailKey(changes.email) : null;
+      const owner = key === null ? undefined : await repository.findLiveContactByEmailKey(db, organizationId, key);
+      throw new AppError(
+        'conflict',
+        `The email ${changes.email ?? ''} already belongs to another contact${owner ? ` (${owner.id})` : ''}.`,
+        { conflictField: 'email', conflictingContactId: owner?.id ?? null },
+      );
+    }
+    throw error;
+  }
+}
+
+async function insertNew(trx: Trx, organizationId: string, state: ContactState, origin: string): Promise<ContactRow> {
+  ensureIdentifier(state);
+  const row = await repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin);
+  await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
+  return row;
+}
+
+/** Applies changes to an existing contact; a change that changes nothing writes nothing. */
+async function applyToExisting(
+  trx: Trx,
+  organizationId: string,
+  current: ContactRow,
+  changes: ContactChanges,
+  change: { type: 'updated' | 'revived'; origin: string },
+): Promise<ContactRow> {
+  const before = contactState(current);
+  const next = applyChanges(before, changes);
+  ensureIdentifier(next);
+  if (change.type === 'updated' && sameState(before, next)) return current;
+  const row = await repository.updateContact(trx, organizationId, current.id, next, emailKeyOf(next), change);
+  await syncRefs(trx, organizationId, current.id, before.externalRefs, next.externalRefs);
+  return row;
+}
+
+export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
+  const changes = prepareChanges(input, context.settings);
+  const { organizationId } = context;
+  return withEmailConflictDetails(db, organizationId, changes, () =>
+    inTransaction(db, async (trx) => {
+      await lockKeys(
+        trx,
+        (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
+      );
+      await checkConnections(trx, organizationId, changes);
+      return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
+    }),
+  );
+}
+
+export async function getContact(db: Kysely<Database>, organizationId: string, contactId: string): Promise<ContactRow> {
+  const row = await repository.findContactById(db, organizationId, contactId);
+  if (row === undefined || row.deleted_at !== null) throw notFound(`Contact ${contactId}`);
+  return row;
+}
+
+export async function getContactByExternalRef(
+  db: Db,
+  organizationId: string,
+  ref: ExternalRefJson,
+): Promise<ContactRow> {
+  const normalized = { namespace: ref.namespace.toLowerCase(), id: ref.id };
+  const row = await repository.findContactByExternalRef(db, organizationId, normalized);
+  if (row === undefined || row.deleted_at !== null) {
+    throw notFound(`A contact with the external reference ${normalized.namespace}/${normalized.id}`);
+  }
+  return row;
+}
+
+export async function updateContact(
+  db: Db,
+  context: OrganizationContext,
+  contactId: string,
+  input: ContactInput,
+  ifMatchHeader: string | undefined,
+): Promise<ContactRow> {
+  const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
+  const changes = prepareChanges(input, context.settings);
+  const { organizationId } = context;
+  return withEmailConflictDetails(db, organizationId, changes, () =>
+    inTransaction(db, async (trx) => {
+      await lockKeys(
+        trx,
+        (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
+      );
+      await checkConnections(trx, organizationId, changes);
+      const current = await repository.findContactById(trx, organizationId, contactId, { lock: true });
+      if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
+      checkIfMatch(ifMatch, current);
+      return applyToExisting(trx, organizationId, current, changes, { type: 'updated', origin: 'api' });
+    }),
+  );
+}
+
+export async function deleteContact(
+  db: Db,
+  context: OrganizationContext,
+  contactId: string,
+  ifMatchHeader: string | undefined,
+): Promise<void> {
+  const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
+  await inTransaction(db, async (trx) => {
+    const current = await repository.findContactById(trx, context.organizationId, contactId, { lock: true });
+    if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
+    checkIfMatch(ifMatch, current);
+    await repository.softDeleteContact(trx, context.organizationId, contactId);
+  });
+}
+
+/** Upsert by external reference (seed 000): the reference is the natural key of the synced record. */
+export async function upsertByExternalRef(
+  db: Db,
+  context: OrganizationContext,
+  rawRef: ExternalRefJson,
+  input: ContactInput,
+  options: UpsertOptions,
+  ifMatchHeader: string | undefined,
+): Promise<WriteResult> {
+  const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
+  const ifMatch = readIfMatch(ifMatchHeader, false);
+  const changes = prepareChanges(input, context.settings);
+  const { organizationId } = context;
+  const origin = ref.namespace;
+  const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
+  const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
+
+  return withEmailConflictDetails(db, organizationId, changes, () =>
+    run(db, async (trx): Promise<WriteResult> => {
+      await lockKeys(trx, [refLock(organizationId, ref), ...(matchKey ? [emailLock(organizationId, matchKey)] : [])]);
+      await checkConnections(trx, organizationId, changes);
+
+      const existing = await repository.findContactByExternalRef(trx, organizationId, ref, { lock: true });
+      if (existing !== undefined && (existing.deleted_at === null || options.revive)) {
+        checkIfMatch(ifMatch, existing);
+        const type = existing.deleted_at === null ? 'updated' : 'revived';
+        const row = await applyToExisting(trx, organizationId, existing, changes, { type, origin });
+        return { row, action: type, matchedBy: 'external_ref' };
+      }
+      if (options.updateOnly) {
+        throw notFound(`A contact with the external reference ${ref.namespace}/${ref.id}`);
+      }
+      // If-Match asserts a current representation; there is none to create over.
+      checkIfMatch(ifMatch, null);
+
+      if (existing === undefined && matchKey !== null) {
+        const byEmail = await repository.findLiveContactByEmailKey(trx, organizationId, matchKey, { lock: true });
+        if (byEmail !== undefined) {
+          const clash = byEmail.external_refs.find((owned) => owned.namespace === ref.namespace);
+          if (clash !== undefined) {
+            throw new AppError(
+              'conflict',
+              `The contact with this email (${byEmail.id}) already has the reference ${clash.namespace}/${clash.id} in namespace "${ref.namespace}".`,
+              { conflictField: 'externalRefs', conflictingContactId: byEmail.id },
+            );
+          }
+          const withRef = { ...changes, externalRefs: [...contactState(byEmail).externalRefs, ref] };
+          const row = await applyToExisting(trx, organizationId, byEmail, withRef, { type: 'updated', origin });
+          return { row, action: 'updated', matchedBy: 'email' };
+        }
+      }
+
+      const state = { ...applyChanges(EMPTY_CONTACT, changes), externalRefs: [ref] };
+      if (existing === undefined) {
+        return { row: await insertNew(trx, organizationId, state, origin), action: 'created', matchedBy: 'none' };
+      }
+      // revive=false on a deleted contact: a new contact, and the reference moves over to it.
+      ensureIdentifier(state);
+      const row = await repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin);
+      await repository.moveExternalRef(trx, organizationId, ref, existing.id, row.id);
+      return { row, action: 'created', matchedBy: 'none' };
+    }),
+  );
+}
+
+/** The cursor-signing secret, read once on first use (building the app must not need the database). */
+export function lazyCursorSecret(db: Db): () => Promise<Buffer> {
+  let secret: Promise<Buffer> | null = null;
+  return () => {
+    secret ??= repository.cursorSecret(db).catch((error: unknown) => {
+      secret = null;
+      throw error;
+    });
+    return secret;
+  };
+}
+
+/** The change feed: contacts in the order of their last change, paged by an opaque cursor. */
+export async function listContacts(
+  db: Db,
+  organizationId: string,
+  query: ListQueryInput,
+  cursorSecret: () => Promise<Buffer>,
+): Promise<FeedPage<ContactRow>> {
+  const secret = await cursorSecret();
+  const filter = feedFilter(query, organizationId, secret);
+  const rows = await repository.listContacts(db, organizationId, filter);
+  return feedPage(rows, query, filter, organizationId, secret);
+}

@@ -1,0 +1,96 @@
+import { decodeCursor, encodeCursor } from './cursor.js';
+import { AppError } from './problem.js';
+
+/** Position in a change feed: the last change's transaction id and the row id (a tie-breaker). */
+export interface FeedPosition {
+  xid: string;
+  id: string;
+}
+
+export interface FeedQuery {
+  limit: number;
+  cursor?: string;
+  updated_since?: string;
+  include_deleted?: boolean;
+}
+
+export interface FeedFilter {
+  after: FeedPosition | null;
+  updatedSince: Date | null;
+  includeDeleted: boolean;
+  limit: number;
+}
+
+interface FeedCursor {
+  o: string;
+  x: string;
+  i: string;
+  s: string | null;
+  d: boolean;
+}
+
+function invalidCursor(detail: string): AppError {
+  return new AppError('invalid-cursor', detail, { errors: { cursor: [detail] } });
+}
+
+/** The filter a list request means: its own parameters, or those its cursor was issued with. */
+export function feedFilter(query: FeedQuery, organizationId: string, secret: Buffer): FeedFilter {
+  if (query.cursor === undefined) {
+    return {
+      after: null,
+      updatedSince: query.updated_since === undefined ? null : new Date(query.updated_since),
+      includeDeleted: query.include_deleted ?? false,
+      limit: query.limit,
+    };
+  }
+  const payload = decodeCursor(query.cursor, secret, organizationId) as FeedCursor | null;
+  if (payload === null) throw invalidCursor('The cursor is not one this API issued to your organization.');
+  if (query.updated_since !== undefined && query.updated_since !== payload.s) {
+    throw invalidCursor('The cursor was issued for another updated_since; omit updated_since when passing a cursor.');
+  }
+  if (query.include_deleted !== undefined && query.include_deleted !== payload.d) {
+    throw invalidCursor('The cursor was issued for another include_deleted; omit it when passing a cursor.');
+  }
+  return {
+    after: { xid: payload.x, id: payload.i },
+    updatedSince: payload.s === null ? null : new Date(payload.s),
+    includeDeleted: payload.d,
+    limit: query.limit,
+  };
+}
+
+export interface FeedPage<Row> {
+  rows: Row[];
+  nextCursor: string | null;
+  hasMore: boolean;
+}
+
+/**
+ * Cuts the page (rows were fetched with limit + 1 to learn whether more follow). `nextCursor` is
+ * also a resume point when hasMore is false: fetching it later yields only what changed since.
+ */
+export function feedPage<Row extends { id: string; change_xid: string }>(
+  fetched: Row[],
+  query: FeedQuery,
+  filter: FeedFilter,
+  organizationId: string,
+  secret: Buffer,
+): FeedPage<Row> {
+  const hasMore = fetched.length > filter.limit;
+  const rows = hasMore ? fetched.slice(0, filter.limit) : fetched;
+  const last = rows.at(-1);
+  const nextCursor =
+    last === undefined
+      ? (query.cursor ?? null)
+      : encodeCursor(
+          {
+            o: organizationId,
+            x: last.change_xid,
+            i: last.id,
+            s: filter.updatedSince?.toISOString() ?? null,
+            d: filter.includeDeleted,
+          },
+          secret,
+        );
+  return { rows, nextCursor, hasMore };
+}

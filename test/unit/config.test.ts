@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+
+function configError(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env, '/srv/app');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be rejected`);
+}
+
+describe('loadConfig', () => {
+  it('applies the documented defaults to an empty environment', () => {
+    assert.deepEqual(loadConfig({}, '/srv/app'), {
+      host: '127.0.0.1',
+      port: 3000,
+      logLevel: 'info',
+      databaseUrl: null,
+      databasePoolSize: 10,
+      dataDir: path.resolve('/srv/app', 'data'),
+      adminToken: null,
+      bodyLimitBytes: 10 * 1024 * 1024,
+      rateLimitPerMinute: 600,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        PORT: '8080',
+        HOST: '0.0.0.0',
+        LOG_LEVEL: 'warn',
+        DATABASE_URL: 'postgres://app:secret@db.internal:5432/contacts',
+        DATABASE_POOL_SIZE: '25',
+        DATA_DIR: 'var/db',
+        ADMIN_TOKEN: 'a-long-enough-admin-secret',
+        BODY_LIMIT: '2048',
+        RATE_LIMIT_PER_MINUTE: '60',
+      },
+      '/srv/app',
+    );
+    assert.deepEqual(config, {
+      host: '0.0.0.0',
+      port: 8080,
+      logLevel: 'warn',
+      databaseUrl: 'postgres://app:secret@db.internal:5432/contacts',
+      databasePoolSize: 25,
+      dataDir: '/srv/app/var/db',
+      adminToken: 'a-long-enough-admin-secret',
+      bodyLimitBytes: 2048,
+      rateLimitPerMinute: 60,
+    });
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({}, '/srv/app');
+    assert.ok(Object.isFrozen(config));
+    assert.throws(() => {
+      (config as { port: number }).port = 1;
+    }, TypeError);
+  });
+
+  it('treats empty and blank values as unset', () => {
+    const config = loadConfig({ PORT: '', ADMIN_TOKEN: '   ', DATABASE_URL: '' }, '/srv/app');
+    assert.equal(config.port, 3000);
+    assert.equal(config.adminToken, null);
+    assert.equal(config.databaseUrl, null);
+  });
+
+  it('keeps an absolute DATA_DIR as given', () => {
+    assert.equal(loadConfig({ DATA_DIR: '/var/lib/contacts' }, '/srv/app').dataDir, '/var/lib/contacts');
+  });
+
+  it('accepts postgresql:// as well as postgres:// URLs', () => {
+    const url = 'postgresql://app@localhost/contacts';
+    assert.equal(loadConfig({ DATABASE_URL: url }, '/srv/app').databaseUrl, url);
+  });
+
+  it('accepts LOG_LEVEL in any case', () => {
+    assert.equal(loadConfig({ LOG_LEVEL: 'DEBUG' }, '/srv/app').logLevel, 'debug');
+  });
+
+  it('lets RATE_LIMIT_PER_MINUTE=0 disable rate limiting', () => {
+    assert.equal(loadConfig({ RATE_LIMIT_PER_MINUTE: '0' }, '/srv/app').rateLimitPerMinute, 0);
+  });
+
+  const rejected: Array<[string, Record<string, string>]> = [
+    ['PORT', { PORT: 'abc' }],
+    ['PORT', { PORT: '65536' }],
+    ['PORT', { PORT: '-1' }],
+    ['PORT', { PORT: '80.5' }],
+    ['HOST', { HOST: 'bad host name' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'verbose' }],
+    ['DATABASE_URL', { DATABASE_URL: 'not a url' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://root@localhost/contacts' }],
+    ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: '0' }],
+    ['DATABASE_POOL_SIZE', { DATABASE_POOL_SIZE: 'ten' }],
+    ['ADMIN_TOKEN', { ADMIN_TOKEN: 'short' }],
+    ['BODY_LIMIT', { BODY_LIMIT: '10mb' }],
+    ['BODY_LIMIT', { BODY_LIMIT: '0' }],
+    ['RATE_LIMIT_PER_MINUTE', { RATE_LIMIT_PER_MINUTE: '-5' }],
+    ['RATE_LIMIT_PER_MINUTE', { RATE_LIMIT_PER_MINUTE: 'unlimited' }],
+  ];
+  for (const [variable, env] of rejected) {
+    it(`rejects ${JSON.stringify(env)} with a one-line message naming ${variable}`, () => {
+      const error = configError(env);
+      assert.equal(error.variable, variable);
+      assert.match(error.message, new RegExp(`^${variable}: `));
+      assert.doesNotMatch(error.message, /\n/);
+    });
+  }
+
+  it('keeps the message on one line when the value holds a line break', () => {
+    const error = configError({ PORT: '30\n00' });
+    assert.equal(error.variable, 'PORT');
+    assert.doesNotMatch(error.message, /[\r\n]/);
+  });
+
+  it('never repeats the password of a rejected DATABASE_URL', () => {
+    const error = configError({ DATABASE_URL: 'mysql://root:hunter2-secret@localhost/contacts' });
+    assert.doesNotMatch(error.message, /hunter2-secret/);
+  });
+});
