@@ -41,7 +41,6 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: tests read response bodies loosely and assert on them
 export type Response = LightMyRequestResponse & { json<T = any>(): T };
 
 export function request(app: FastifyInstance, options: InjectOptions): Promise<Response> {
