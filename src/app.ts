@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { contactRoutes } from './contacts/contact.routes.js';
 import { ConnectionRequestSchema, ContactListSchema, ContactSchema } from './contacts/contact.schemas.js';
 import { lazyCursorSecret } from './contacts/contact.service.js';
+import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
 import { registerErrorHandling } from './http/error-handler.js';
@@ -122,6 +123,7 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
     async (network) => {
       useOrganizationAuth(network, db);
       await network.register(contactRoutes, { db, cursorSecret });
+      await network.register(contactMatchRoutes, { db });
       await network.register(companyRoutes, { db, cursorSecret });
     },
     { prefix: '/api/v1/network' },

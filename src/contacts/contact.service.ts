@@ -53,11 +53,11 @@ function notFound(what: string): AppError {
   return new AppError('not-found', `${what} does not exist in your organization.`);
 }
 
-function refLock(organizationId: string, ref: ExternalRefJson): string {
+export function refLock(organizationId: string, ref: ExternalRefJson): string {
   return lockKey('contact-ref', organizationId, ref.namespace, ref.id);
 }
 
-function emailLock(organizationId: string, key: string): string {
+export function emailLock(organizationId: string, key: string): string {
   return lockKey('contact-email', organizationId, key);
 }
 
@@ -80,7 +80,7 @@ function checkIfMatch(ifMatch: string[] | null, row: ContactRow | null): void {
   assertIfMatch(ifMatch, row === null ? null : contactEtag(row), 'contact');
 }
 
-async function checkConnections(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
+export async function checkConnections(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
   const connections = changes.connections ?? [];
   if (connections.length === 0) return;
   const live = await repository.findLiveCompanyIds(
@@ -111,20 +111,22 @@ async function syncRefs(
   contactId: string,
   previous: ExternalRefJson[],
   next: ExternalRefJson[],
+  requested: readonly ExternalRefJson[] = next,
 ) {
   const taken = await replaceExternalRefs(trx, CONTACT_REFS, organizationId, contactId, previous, next);
   const first = taken[0];
   if (first === undefined) return;
   const owner = await findExternalRefOwner(trx, CONTACT_REFS, organizationId, first);
-  const index = next.findIndex((ref) => refKey(ref) === refKey(first));
-  throw refConflict(`externalRefs[${index}]`, first, owner);
+  // Name the field as the client sent it, which can differ from the contact's merged list.
+  const index = requested.findIndex((ref) => refKey(ref) === refKey(first));
+  throw refConflict(index < 0 ? 'externalRefs' : `externalRefs[${index}]`, first, owner);
 }
 
 /**
  * A primary email can belong to one live contact: the unique index decides, even between server
  * processes. Its violation aborts the transaction, so the owner is looked up afterwards.
  */
-async function withEmailConflictDetails<T>(
+export async function withEmailConflictDetails<T>(
   db: Db,
   organizationId: string,
   changes: ContactChanges,
@@ -150,7 +152,12 @@ async function withEmailConflictDetails<T>(
   }
 }
 
-async function insertNew(trx: Trx, organizationId: string, state: ContactState, origin: string): Promise<ContactRow> {
+export async function insertNew(
+  trx: Trx,
+  organizationId: string,
+  state: ContactState,
+  origin: string,
+): Promise<ContactRow> {
   ensureIdentifier(state);
   const row = await repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin);
   await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
@@ -158,19 +165,20 @@ async function insertNew(trx: Trx, organizationId: string, state: ContactState, 
 }
 
 /** Applies changes to an existing contact; a change that changes nothing writes nothing. */
-async function applyToExisting(
+export async function applyToExisting(
   trx: Trx,
   organizationId: string,
   current: ContactRow,
   changes: ContactChanges,
   change: { type: 'updated' | 'revived'; origin: string },
+  requestedRefs?: readonly ExternalRefJson[],
 ): Promise<ContactRow> {
   const before = contactState(current);
   const next = applyChanges(before, changes);
   ensureIdentifier(next);
   if (change.type === 'updated' && sameState(before, next)) return current;
   const row = await repository.updateContact(trx, organizationId, current.id, next, emailKeyOf(next), change);
-  await syncRefs(trx, organizationId, current.id, before.externalRefs, next.externalRefs);
+  await syncRefs(trx, organizationId, current.id, before.externalRefs, next.externalRefs, requestedRefs);
   return row;
 }
 

@@ -130,6 +130,20 @@ function scenarios(label: string, clients: () => Send[]) {
       }
     });
 
+    it('creates one contact when 20 email/phone upserts with the same new email race', async () => {
+      const pick = roundRobin(clients());
+      const auth = await newTenant(pick(0));
+      const email = `match-${randomUUID()}@example.com`;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          pick(i)('POST', '/api/v1/network/contacts/upsert', auth, { email, tags: [`call-${i}`] }),
+        ),
+      );
+      assert.deepEqual(countBy(results.map((r) => r.status)), { 200: 19, 201: 1 });
+      assert.equal(new Set(results.map((r) => r.body.contact.id)).size, 1);
+      assert.equal(results.filter((r) => r.body.new === true).length, 1);
+    });
+
     it('never answers 5xx while upserts of overlapping references race with deletes and revivals', async () => {
       const pick = roundRobin(clients());
       const auth = await newTenant(pick(0));

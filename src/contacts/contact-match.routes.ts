@@ -1,0 +1,90 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Db } from '../db/database.js';
+import type { AuthContext } from '../http/auth.js';
+import { problemResponses } from '../http/schemas.js';
+import { CONTACTS_PATH, toContact } from './contact.mapper.js';
+import { MATCHED_BY_HEADER, UPSERT_ACTION_HEADER } from './contact.routes.js';
+import { MatchUpsertContactBody, ValidateOnlyQuery } from './contact.schemas.js';
+import { upsertByMatch } from './contact-match.service.js';
+
+export const AMBIGUOUS_CONTACT_HEADER = 'x-upsert-ambiguous-contact';
+
+const MatchUpsertResponse = Type.Object(
+  {
+    new: Type.Boolean({ description: 'true when the contact was created, false when an existing one was updated.' }),
+    contact: Type.Ref('Contact'),
+  },
+  { additionalProperties: false },
+);
+
+const headers = {
+  ETag: Type.String({ description: "The contact's weak ETag." }),
+  'X-Propstreet-Upsert-Action': Type.String({ description: '`created` or `updated`.' }),
+  'X-Upsert-Matched-By': Type.String({ description: '`email`, `phone` or `none`.' }),
+  'X-Upsert-Ambiguous-Contact': Type.String({
+    description:
+      'Present when another live contact matched a lower-priority field: its id. That contact was not changed.',
+  }),
+};
+
+export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  app.post(
+    '/contacts/upsert',
+    {
+      config: { scope: 'contacts.write' },
+      schema: {
+        operationId: 'contacts.upsertByMatch',
+        summary: 'Upsert a contact by email or phone',
+        description:
+          "For sources without a stable id. Matches a live contact on the fields of your organization's `duplicateContactMatching` setting, in its priority order (email compares case-insensitively, phone in E.164); the first field that finds a contact wins and the body is applied to it with PATCH semantics. No match creates a contact. `externalRefs` are attached to the contact, not replaced. When email and phone point at two different contacts, the higher-priority one is updated and `X-Upsert-Ambiguous-Contact` names the other.",
+        tags: ['Contacts'],
+        security: [{ bearerAuth: [] }],
+        querystring: ValidateOnlyQuery,
+        body: MatchUpsertContactBody,
+        response: {
+          200: {
+            description: 'An existing contact was updated (or, with validate_only, what would happen).',
+            headers,
+            content: { 'application/json': { schema: MatchUpsertResponse } },
+          },
+          201: {
+            description: 'A contact was created.',
+            headers: { ...headers, Location: Type.String() },
+            content: { 'application/json': { schema: MatchUpsertResponse } },
+          },
+          ...problemResponses(
+            'unauthorized',
+            'insufficient-scope',
+            'rate-limited',
+            'validation-failed',
+            'malformed-request',
+            'unsupported-media-type',
+            'payload-too-large',
+            'conflict',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { organizationId, settings } = request.auth as AuthContext;
+      const validateOnly = request.query.validate_only;
+      const result = await upsertByMatch(db, { organizationId, settings }, request.body, { validateOnly });
+      const contact = toContact(result.row);
+      if (result.ambiguousContactId !== null) {
+        reply.header(AMBIGUOUS_CONTACT_HEADER, result.ambiguousContactId);
+        request.log.warn(
+          { updatedContactId: contact.id, matchedBy: result.matchedBy, ambiguousContactId: result.ambiguousContactId },
+          'upsert matched two contacts; updated the higher-priority match only',
+        );
+      }
+      reply
+        .header('etag', contact.etag)
+        .header(UPSERT_ACTION_HEADER, result.action)
+        .header(MATCHED_BY_HEADER, result.matchedBy);
+      const created = result.action === 'created';
+      if (created && !validateOnly) reply.code(201).header('location', `${CONTACTS_PATH}/${contact.id}`);
+      return { new: created, contact };
+    },
+  );
+};

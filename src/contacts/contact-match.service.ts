@@ -1,0 +1,92 @@
+import type { Db } from '../db/database.js';
+import { lockKey, lockKeys } from '../db/locks.js';
+import type { ExternalRefJson } from '../db/schema.js';
+import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
+import { contactState } from './contact.mapper.js';
+import { applyChanges, type ContactChanges, EMPTY_CONTACT, refKey } from './contact.model.js';
+import type { ContactRow } from './contact.repository.js';
+import * as repository from './contact.repository.js';
+import type { ContactInput } from './contact.schemas.js';
+import {
+  applyToExisting,
+  checkConnections,
+  emailLock,
+  insertNew,
+  type OrganizationContext,
+  prepareChanges,
+  refLock,
+  type WriteResult,
+  withEmailConflictDetails,
+} from './contact.service.js';
+import { emailKey } from './email.js';
+
+export interface MatchUpsertResult extends WriteResult {
+  /** Another live contact matched a lower-priority field; it was left untouched. */
+  ambiguousContactId: string | null;
+}
+
+function attach(owned: readonly ExternalRefJson[], added: readonly ExternalRefJson[]): ExternalRefJson[] {
+  const keys = new Set(owned.map(refKey));
+  return [...owned, ...added.filter((ref) => !keys.has(refKey(ref)))];
+}
+
+/**
+ * Upsert by email or phone (seed 003), following the organization's duplicateContactMatching: the
+ * first field in its order that finds a live contact decides. Unlike the reference, a second contact
+ * matched by another field is reported, not silently ignored.
+ */
+export async function upsertByMatch(
+  db: Db,
+  context: OrganizationContext,
+  input: ContactInput,
+  options: { validateOnly: boolean },
+): Promise<MatchUpsertResult> {
+  const { organizationId, settings } = context;
+  const changes = prepareChanges(input, settings);
+  const refs = changes.externalRefs ?? [];
+  const fields = settings.duplicateContactMatching.fields;
+  const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;
+  const phone = fields.includes('phone') && changes.phone ? changes.phone : null;
+  // Callers sending the same new email or phone at once take turns, so the first creates and the
+  // others find it; without the locks both would miss and create a duplicate.
+  const locks = [
+    ...refs.map((ref) => refLock(organizationId, ref)),
+    ...(email ? [emailLock(organizationId, email)] : []),
+    ...(phone ? [lockKey('contact-phone', organizationId, phone)] : []),
+  ];
+  const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
+
+  return withEmailConflictDetails(db, organizationId, changes, () =>
+    run(db, async (trx): Promise<MatchUpsertResult> => {
+      await lockKeys(trx, locks);
+      await checkConnections(trx, organizationId, changes);
+
+      const matches: Array<{ field: 'email' | 'phone'; row: ContactRow }> = [];
+      for (const field of fields) {
+        const row =
+          field === 'email'
+            ? email && (await repository.findLiveContactByEmailKey(trx, organizationId, email, { lock: true }))
+            : phone && (await repository.findLiveContactsByPhone(trx, organizationId, phone, { lock: true }));
+        if (row) matches.push({ field, row });
+      }
+      const [winner, ...others] = matches;
+      if (winner === undefined) {
+        const row = await insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
+        return { row, action: 'created', matchedBy: 'none', ambiguousContactId: null };
+      }
+      const { externalRefs: _replaced, ...rest } = changes;
+      const update: ContactChanges =
+        refs.length > 0 ? { ...rest, externalRefs: attach(contactState(winner.row).externalRefs, refs) } : rest;
+      const row = await applyToExisting(
+        trx,
+        organizationId,
+        winner.row,
+        update,
+        { type: 'updated', origin: 'api' },
+        refs,
+      );
+      const ambiguous = others.find((other) => other.row.id !== winner.row.id);
+      return { row, action: 'updated', matchedBy: winner.field, ambiguousContactId: ambiguous?.row.id ?? null };
+    }),
+  );
+}
