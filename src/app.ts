@@ -12,7 +12,7 @@ import { lazyCursorSecret } from './contacts/contact.service.js';
 import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
 import { AppError } from './http/problem.js';
@@ -65,7 +65,16 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
     // Above the idle timeout of common load balancers (60 s), so they never reuse a socket we just closed.
     keepAliveTimeout: 65_000,
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    // External reference ids are up to 255 characters (more once URL-encoded); the default of 100 answers 414.
+    routerOptions: { maxParamLength: 1024 },
+    // Malformed URLs and similar errors raised before routing still leave as problem+json.
+    frameworkErrors: handleFrameworkError,
+    // server.ts closes idle connections on shutdown; requests arriving meanwhile are still answered.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Fastify accepts text/plain by default; this API takes JSON only, so anything else is a 415.
+  app.removeContentTypeParser('text/plain');
 
   registerErrorHandling(app);
   app.decorateRequest('auth', null);

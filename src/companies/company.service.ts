@@ -137,7 +137,7 @@ export async function listCompanies(
   cursorSecret: () => Promise<Buffer>,
 ): Promise<FeedPage<CompanyRow>> {
   const secret = await cursorSecret();
-  const filter = feedFilter(query, organizationId, secret);
+  const filter = feedFilter(query, organizationId, secret, 'companies');
   const rows = await repository.listCompanies(db, organizationId, filter);
-  return feedPage(rows, query, filter, organizationId, secret);
+  return feedPage(rows, query, filter, organizationId, secret, 'companies');
 }

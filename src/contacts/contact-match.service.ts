@@ -56,7 +56,7 @@ export async function upsertByMatch(
   ];
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
-  return withEmailConflictDetails(db, organizationId, changes, () =>
+  return withEmailConflictDetails(db, organizationId, () =>
     run(db, async (trx): Promise<MatchUpsertResult> => {
       await lockKeys(trx, locks);
       await checkConnections(trx, organizationId, changes);

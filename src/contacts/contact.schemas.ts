@@ -173,6 +173,9 @@ export const PatchContactBody = Type.Object(
     ...writableFields(CREATE_LIMITS),
     linkedInUrl: Type.Optional(LinkedInUrl),
     blocked: Type.Optional(Nullable(Type.Boolean({ description: 'null clears it (false).' }))),
+    profilePictureId: Type.Optional(
+      Type.Null({ description: 'Accepted for compatibility; this API stores no pictures, so only null is valid.' }),
+    ),
   },
   {
     $id: 'UpdateContactRequest',
@@ -289,7 +292,9 @@ export const ExternalRefParams = Type.Object(
 export const UpsertQuery = Type.Object(
   {
     match: Type.Optional(
-      Type.Union([Type.Literal('email'), Type.Literal('')], {
+      Type.Unsafe<'email' | ''>({
+        type: 'string',
+        enum: ['email', ''],
         description: '`email`: when the reference is unknown, update the live contact with the same primary email.',
       }),
     ),

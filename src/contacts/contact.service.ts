@@ -122,33 +122,47 @@ async function syncRefs(
   throw refConflict(index < 0 ? 'externalRefs' : `externalRefs[${index}]`, first, owner);
 }
 
+/** A write would give a second live contact this primary email; carried out of the transaction it aborted. */
+class EmailTaken extends Error {
+  override name = 'EmailTaken';
+  constructor(readonly email: string) {
+    super(`the email ${email} belongs to another live contact`);
+  }
+}
+
 /**
- * A primary email can belong to one live contact: the unique index decides, even between server
- * processes. Its violation aborts the transaction, so the owner is looked up afterwards.
+ * Writes `state`. A primary email can belong to one live contact and the unique index decides, even
+ * between server processes. The violation names the email of the state written, which is not always
+ * one the request sent (a revival keeps the stored email).
  */
-export async function withEmailConflictDetails<T>(
-  db: Db,
-  organizationId: string,
-  changes: ContactChanges,
-  work: () => Promise<T>,
-) {
+async function writeState<T>(state: ContactState, write: () => Promise<T>): Promise<T> {
   try {
-    return await work();
+    return await write();
   } catch (error) {
     if (
+      state.email !== null &&
       isPostgresError(error) &&
       error.code === SqlState.uniqueViolation &&
       error.constraint === 'contacts_email_key'
     ) {
-      const key = changes.email ? emailKey(changes.email) : null;
-      const owner = key === null ? undefined : await repository.findLiveContactByEmailKey(db, organizationId, key);
-      throw new AppError(
-        'conflict',
-        `The email ${changes.email ?? ''} already belongs to another contact${owner ? ` (${owner.id})` : ''}.`,
-        { conflictField: 'email', conflictingContactId: owner?.id ?? null },
-      );
+      throw new EmailTaken(state.email);
     }
     throw error;
+  }
+}
+
+/** The violation aborts the transaction, so the owner of the email is looked up afterwards. */
+export async function withEmailConflictDetails<T>(db: Db, organizationId: string, work: () => Promise<T>) {
+  try {
+    return await work();
+  } catch (error) {
+    if (!(error instanceof EmailTaken)) throw error;
+    const owner = await repository.findLiveContactByEmailKey(db, organizationId, emailKey(error.email));
+    throw new AppError(
+      'conflict',
+      `The email ${error.email} already belongs to another contact${owner ? ` (${owner.id})` : ''}.`,
+      { conflictField: 'email', conflictingContactId: owner?.id ?? null },
+    );
   }
 }
 
@@ -159,7 +173,9 @@ export async function insertNew(
   origin: string,
 ): Promise<ContactRow> {
   ensureIdentifier(state);
-  const row = await repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin);
+  const row = await writeState(state, () =>
+    repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
+  );
   await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
   return row;
 }
@@ -177,7 +193,9 @@ export async function applyToExisting(
   const next = applyChanges(before, changes);
   ensureIdentifier(next);
   if (change.type === 'updated' && sameState(before, next)) return current;
-  const row = await repository.updateContact(trx, organizationId, current.id, next, emailKeyOf(next), change);
+  const row = await writeState(next, () =>
+    repository.updateContact(trx, organizationId, current.id, next, emailKeyOf(next), change),
+  );
   await syncRefs(trx, organizationId, current.id, before.externalRefs, next.externalRefs, requestedRefs);
   return row;
 }
@@ -185,7 +203,7 @@ export async function applyToExisting(
 export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
   const changes = prepareChanges(input, context.settings);
   const { organizationId } = context;
-  return withEmailConflictDetails(db, organizationId, changes, () =>
+  return withEmailConflictDetails(db, organizationId, () =>
     inTransaction(db, async (trx) => {
       await lockKeys(
         trx,
@@ -226,7 +244,7 @@ export async function updateContact(
   const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
   const changes = prepareChanges(input, context.settings);
   const { organizationId } = context;
-  return withEmailConflictDetails(db, organizationId, changes, () =>
+  return withEmailConflictDetails(db, organizationId, () =>
     inTransaction(db, async (trx) => {
       await lockKeys(
         trx,
@@ -273,7 +291,7 @@ export async function upsertByExternalRef(
   const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
-  return withEmailConflictDetails(db, organizationId, changes, () =>
+  return withEmailConflictDetails(db, organizationId, () =>
     run(db, async (trx): Promise<WriteResult> => {
       await lockKeys(trx, [refLock(organizationId, ref), ...(matchKey ? [emailLock(organizationId, matchKey)] : [])]);
       await checkConnections(trx, organizationId, changes);
@@ -314,7 +332,9 @@ export async function upsertByExternalRef(
       }
       // revive=false on a deleted contact: a new contact, and the reference moves over to it.
       ensureIdentifier(state);
-      const row = await repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin);
+      const row = await writeState(state, () =>
+        repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
+      );
       await repository.moveExternalRef(trx, organizationId, ref, existing.id, row.id);
       return { row, action: 'created', matchedBy: 'none' };
     }),
@@ -341,7 +361,7 @@ export async function listContacts(
   cursorSecret: () => Promise<Buffer>,
 ): Promise<FeedPage<ContactRow>> {
   const secret = await cursorSecret();
-  const filter = feedFilter(query, organizationId, secret);
+  const filter = feedFilter(query, organizationId, secret, 'contacts');
   const rows = await repository.listContacts(db, organizationId, filter);
-  return feedPage(rows, query, filter, organizationId, secret);
+  return feedPage(rows, query, filter, organizationId, secret, 'contacts');
 }

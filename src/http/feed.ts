@@ -21,8 +21,12 @@ export interface FeedFilter {
   limit: number;
 }
 
+/** The lists that page by cursor. A position in one means nothing in the other, so each refuses the other's cursors. */
+export type FeedName = 'contacts' | 'companies';
+
 interface FeedCursor {
   o: string;
+  f: FeedName;
   x: string;
   i: string;
   s: string | null;
@@ -34,7 +38,7 @@ function invalidCursor(detail: string): AppError {
 }
 
 /** The filter a list request means: its own parameters, or those its cursor was issued with. */
-export function feedFilter(query: FeedQuery, organizationId: string, secret: Buffer): FeedFilter {
+export function feedFilter(query: FeedQuery, organizationId: string, secret: Buffer, feed: FeedName): FeedFilter {
   if (query.cursor === undefined) {
     return {
       after: null,
@@ -44,8 +48,13 @@ export function feedFilter(query: FeedQuery, organizationId: string, secret: Buf
     };
   }
   const payload = decodeCursor(query.cursor, secret, organizationId) as FeedCursor | null;
-  if (payload === null) throw invalidCursor('The cursor is not one this API issued to your organization.');
-  if (query.updated_since !== undefined && query.updated_since !== payload.s) {
+  if (payload === null || payload.f !== feed) {
+    throw invalidCursor(`The cursor is not one this API issued to your organization for the ${feed} list.`);
+  }
+  // Compared as instants: clients resend the value they first sent, which need not be in the
+  // toISOString form the cursor stores (`…:09Z` and `…:09.000Z` are the same time).
+  const since = query.updated_since === undefined ? undefined : new Date(query.updated_since).getTime();
+  if (since !== undefined && (payload.s === null || since !== new Date(payload.s).getTime())) {
     throw invalidCursor('The cursor was issued for another updated_since; omit updated_since when passing a cursor.');
   }
   if (query.include_deleted !== undefined && query.include_deleted !== payload.d) {
@@ -75,6 +84,7 @@ export function feedPage<Row extends { id: string; change_xid: string }>(
   filter: FeedFilter,
   organizationId: string,
   secret: Buffer,
+  feed: FeedName,
 ): FeedPage<Row> {
   const hasMore = fetched.length > filter.limit;
   const rows = hasMore ? fetched.slice(0, filter.limit) : fetched;
@@ -85,6 +95,7 @@ export function feedPage<Row extends { id: string; change_xid: string }>(
       : encodeCursor(
           {
             o: organizationId,
+            f: feed,
             x: last.change_xid,
             i: last.id,
             s: filter.updatedSince?.toISOString() ?? null,

@@ -11,8 +11,9 @@ external reference (e.g. \`hubspot/12345\`) and can retry safely: upserts are id
 requests never create duplicates, and \`If-Match\` protects against lost updates.
 
 **Authentication.** Send an organization API token as \`Authorization: Bearer cst_…\`. Tokens carry
-scopes (\`contacts.read\`, \`contacts.write\`, \`companies.read\`, \`companies.write\`). The admin API
-uses the operator's \`ADMIN_TOKEN\` instead.
+scopes (\`contacts.read\`, \`contacts.write\`, \`companies.read\`, \`companies.write\`, and
+\`settings.write\` to change the organization's settings). The admin API uses the operator's
+\`ADMIN_TOKEN\` instead.
 
 **Errors** are RFC 9457 \`application/problem+json\` documents; \`type\` identifies the problem (see
 \`GET /problems\`) and \`traceId\` matches the \`X-Request-Id\` response header.

@@ -296,9 +296,7 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
         });
       case SqlState.foreignKeyViolation:
         // A reference to a row that is gone (or a delete of a row still referenced): the client's data, not our bug.
-        return build('conflict', 'The change refers to data that does not exist or is still in use.', context, {
-          ...(error.constraint ? { constraint: error.constraint } : {}),
-        });
+        return build('conflict', 'The change refers to data that does not exist or is still in use.', context);
       case SqlState.serializationFailure:
       case SqlState.deadlockDetected:
       case SqlState.lockNotAvailable:

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { killServers, startServer, temporaryDataDir } from '../helpers/process.js';
 
-describe('server process with a bad configuration', () => {
+describe('server process with a bad configuration', { timeout: 30_000 }, () => {
   const dataDir = temporaryDataDir();
   after(async () => {
     await killServers();

@@ -66,7 +66,7 @@ function startSlowRequest(baseUrl: string, agent: http.Agent, requestId: string,
   };
 }
 
-describe('server with the embedded PostgreSQL', () => {
+describe('server with the embedded PostgreSQL', { timeout: 120_000 }, () => {
   const dataDir = temporaryDataDir();
   const env = { DATA_DIR: dataDir };
   const organizations: Array<{ id: string; name: string }> = [];
@@ -90,7 +90,6 @@ describe('server with the embedded PostgreSQL', () => {
     assert.match(postgresLog, /database system is ready to accept connections/);
     // The console carries only the server's own JSON log lines, none of PostgreSQL's or initdb's output.
     assert.doesNotMatch(first.stdout() + first.stderr(), /database system|Success\. You can now start/);
-    assert.equal(first.stderr(), '');
     for (const line of first.stdout().split('\n').filter(Boolean)) JSON.parse(line);
 
     const name = 'Survives restarts';

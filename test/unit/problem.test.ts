@@ -112,12 +112,19 @@ describe('toProblem', () => {
     });
   }
 
-  it('answers 409 with the constraint for a unique violation', () => {
-    const problem = toProblem(postgresError('23505', { constraint: 'contacts_external_ref_key' }), context);
+  it('answers 409 naming the guarded field for a unique violation', () => {
+    const problem = toProblem(postgresError('23505', { constraint: 'contacts_email_key' }), context);
     assert.equal(problem.body.status, 409);
     assert.equal(problem.body.type, '/problems/conflict');
-    assert.equal(problem.body.constraint, 'contacts_external_ref_key');
+    assert.equal(problem.body.conflictField, 'email');
     assert.doesNotMatch(problem.body.detail, /SELECT|secret/);
+    assert.equal(problem.unexpected, false);
+  });
+
+  it('answers 409 with no field for a unique violation of a constraint it does not know', () => {
+    const problem = toProblem(postgresError('23505', { constraint: 'something_else_key' }), context);
+    assert.equal(problem.body.status, 409);
+    assert.equal(problem.body.conflictField, null);
   });
 
   it('answers 409 for a foreign-key violation', () => {

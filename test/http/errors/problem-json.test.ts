@@ -83,9 +83,7 @@ describe('problem+json for framework errors', () => {
     assertProblem(await postOrganization('<name>Acme</name>', 'application/xml'), 415, 'unsupported-media-type');
   });
 
-  it('answers a text/plain body with 415', {
-    todo: "Fastify's built-in text/plain parser needs removing in src/app.ts",
-  }, async () => {
+  it('answers a text/plain body with 415', async () => {
     assertProblem(await postOrganization('{"name":"Acme"}', 'text/plain'), 415, 'unsupported-media-type');
   });
 
@@ -128,7 +126,7 @@ describe('problem+json for framework errors', () => {
     });
   });
 
-  it('answers a malformed URL with 400 problem+json', { todo: 'needs `frameworkErrors` in src/app.ts' }, async () => {
+  it('answers a malformed URL with 400 problem+json', async () => {
     assertProblem(await request(t.app, { method: 'GET', url: '/problems/%zz' }), 400, 'malformed-request');
   });
 });
@@ -184,8 +182,7 @@ describe('problem+json for server-side failures', () => {
 
   it('answers 409 conflict for a unique violation', async () => {
     const response = await request(app, { method: 'GET', url: '/test/duplicate' });
-    const body = assertProblem(response, 409, 'conflict');
-    assert.equal(body.constraint, 'organizations_pkey');
+    assertProblem(response, 409, 'conflict');
     assertNothingInternal(response);
   });
 

@@ -27,4 +27,20 @@ describe('health', () => {
     const generated = await request(t.app, { method: 'GET', url: '/healthz' });
     assert.match(String(generated.headers['x-request-id']), /^[0-9a-f-]{36}$/);
   });
+
+  it('replaces an X-Request-Id it cannot safely echo', async () => {
+    for (const given of ['has spaces', '<script>', 'x'.repeat(129)]) {
+      const response = await request(t.app, { method: 'GET', url: '/healthz', headers: { 'x-request-id': given } });
+      assert.match(String(response.headers['x-request-id']), /^[0-9a-f-]{36}$/, given);
+    }
+  });
+
+  it('uses the request id as the traceId of a problem', async () => {
+    const response = await request(t.app, {
+      method: 'GET',
+      url: '/nowhere',
+      headers: { 'x-request-id': 'trace-me-1' },
+    });
+    assert.equal(response.json().traceId, 'trace-me-1');
+  });
 });

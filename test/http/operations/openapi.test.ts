@@ -12,7 +12,6 @@ interface Operation {
 
 describe('OpenAPI document and reference page', () => {
   let t: TestApp;
-  // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document is inspected structurally
   let document: any;
   before(async () => {
     t = await createTestApp();

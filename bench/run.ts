@@ -1,0 +1,540 @@
+/**
+ * `npm run bench`: the real server (production build) and the floor (bench/floor.ts) side by side
+ * on one PostgreSQL, each scenario driven by autocannon on loopback, bounded in time.
+ *
+ *   npm run bench -- [--contacts 10000] [--duration 10] [--warmup 3] [--connections 32,1]
+ *                    [--only upsert-update,get] [--profile]
+ *
+ * DATABASE_URL set: that server (the bench creates its own tables' rows in a new organization and a
+ * bench_floor_contacts table). Unset: an embedded PostgreSQL in a temporary folder.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { sql } from 'kysely';
+import { connectDatabase } from '../src/db/database.js';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { migrateToLatest } from '../src/db/migrate.js';
+import { encodeCursor } from '../src/http/cursor.js';
+import { createApiToken, createOrganization } from '../src/organizations/organization.service.js';
+import { summarizeProfile } from './profile.js';
+
+const { values: args } = parseArgs({
+  options: {
+    contacts: { type: 'string', default: '10000' },
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32,1' },
+    only: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+  },
+});
+const CONTACTS = Number(args.contacts);
+const DURATION = Number(args.duration);
+const WARMUP = Number(args.warmup);
+const CONNECTIONS = (args.connections as string).split(',').map(Number);
+const ONLY = args.only ? new Set(args.only.split(',')) : null;
+const ROOT = path.resolve(import.meta.dirname, '..');
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.on('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as net.AddressInfo;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(url)).status < 500) return;
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not answer within 60 s`);
+}
+
+function rssMegabytes(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+// ---------------------------------------------------------------------------------------------
+log('building (npm run build)…');
+execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+
+let embedded: EmbeddedPostgres | null = null;
+let tempDir: string | null = null;
+let databaseUrl = process.env.DATABASE_URL ?? '';
+if (!databaseUrl) {
+  tempDir = fs.mkdtempSync(path.join(os.tmpdir(), 'contacts-api-bench-'));
+  embedded = await startEmbeddedPostgres({ dataDir: tempDir });
+  databaseUrl = embedded.url;
+}
+const database = connectDatabase(databaseUrl, 4, 'contacts-api-bench');
+const { db } = database;
+await migrateToLatest(db);
+const postgresVersion =
+  (await sql<{ server_version: string }>`SHOW server_version`.execute(db)).rows[0]?.server_version ?? '?';
+
+log(`seeding ${CONTACTS} contacts through SQL…`);
+const organization = await createOrganization(db, { name: `Bench ${new Date().toISOString()}` });
+const orgId = organization.id;
+const { token } = await createApiToken(db, orgId, { name: 'bench' });
+const seedStarted = Date.now();
+const BATCH = 100_000;
+for (let from = 0; from < CONTACTS; from += BATCH) {
+  const to = Math.min(CONTACTS, from + BATCH) - 1;
+  await sql`
+    WITH seeded AS (
+      INSERT INTO contacts (organization_id, first_name, last_name, email, email_key, emails, external_refs, change_origin)
+      SELECT ${orgId}::uuid, 'First' || i, 'Last' || i, 'c' || i || '@bench.test', 'c' || i || '@bench.test',
+             jsonb_build_array(jsonb_build_object('address', 'c' || i || '@bench.test', 'type', null, 'isPrimary', true)),
+             jsonb_build_array(jsonb_build_object('namespace', 'bench', 'id', 'r' || i)), 'bench'
+      FROM generate_series(${from}::int, ${to}::int) AS i
+      RETURNING id, external_refs -> 0 ->> 'id' AS ref
+    )
+    INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
+    SELECT ${orgId}::uuid, 'bench', ref, id FROM seeded
+  `.execute(db);
+}
+await sql`
+  CREATE TABLE IF NOT EXISTS bench_floor_contacts (
+    organization_id uuid NOT NULL, external_id text NOT NULL, id uuid NOT NULL DEFAULT gen_random_uuid(),
+    first_name text, last_name text, email text,
+    created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (organization_id, external_id)
+  )`.execute(db);
+await sql`CREATE UNIQUE INDEX IF NOT EXISTS bench_floor_contacts_id ON bench_floor_contacts (organization_id, id)`.execute(
+  db,
+);
+await sql`
+  INSERT INTO bench_floor_contacts (organization_id, external_id, first_name, last_name, email)
+  SELECT ${orgId}::uuid, 'r' || i, 'First' || i, 'Last' || i, 'c' || i || '@bench.test'
+  FROM generate_series(0, ${CONTACTS - 1}::int) AS i`.execute(db);
+await sql`ANALYZE contacts`.execute(db);
+await sql`ANALYZE contact_external_refs`.execute(db);
+await sql`ANALYZE bench_floor_contacts`.execute(db);
+log(`seeded in ${((Date.now() - seedStarted) / 1000).toFixed(1)} s`);
+
+const sample = (
+  await sql<{ id: string; i: number }>`
+    SELECT id, substr(external_refs -> 0 ->> 'id', 2)::int AS i FROM contacts
+    WHERE organization_id = ${orgId} ORDER BY random() LIMIT 10000`.execute(db)
+).rows;
+const floorIds = (
+  await sql<{
+    id: string;
+  }>`SELECT id FROM bench_floor_contacts WHERE organization_id = ${orgId} ORDER BY random() LIMIT 10000`.execute(db)
+).rows.map((row) => row.id);
+const secret = (await sql<{ secret: Buffer }>`SELECT secret FROM server_secrets WHERE name = 'cursor'`.execute(db))
+  .rows[0]?.secret as Buffer;
+// Start positions deep in the feed (between 50% and 90%), one per connection, for list-page.
+const deepCursors: string[] = [];
+for (let k = 0; k < 32; k += 1) {
+  const offset = Math.floor(CONTACTS * (0.5 + (0.4 * k) / 32));
+  const row = (
+    await sql<{ x: string; id: string }>`
+      SELECT change_xid::text AS x, id FROM contacts WHERE organization_id = ${orgId}
+      ORDER BY change_xid, id OFFSET ${offset} LIMIT 1`.execute(db)
+  ).rows[0];
+  if (row) deepCursors.push(encodeCursor({ o: orgId, f: 'contacts', x: row.x, i: row.id, s: null, d: false }, secret));
+}
+
+// ---------------------------------------------------------------------------------------------
+const serverPort = await freePort();
+const floorPort = await freePort();
+const profileDir = path.join(ROOT, 'bench', 'results', 'profiles');
+const serverEnv = {
+  ...process.env,
+  DATABASE_URL: databaseUrl,
+  PORT: String(serverPort),
+  LOG_LEVEL: 'warn',
+  RATE_LIMIT_PER_MINUTE: '0',
+};
+const server = spawn(
+  process.execPath,
+  [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/server.js'],
+  { cwd: ROOT, env: serverEnv, stdio: ['ignore', 'inherit', 'inherit'] },
+);
+const floor = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts'], {
+  cwd: ROOT,
+  env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(floorPort) },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+// If the bench fails midway, take the servers down with it.
+process.on('exit', () => {
+  server.kill('SIGKILL');
+  floor.kill('SIGKILL');
+});
+const base = `http://127.0.0.1:${serverPort}`;
+const floorBase = `http://127.0.0.1:${floorPort}`;
+await waitForHttp(`${base}/healthz`, server);
+await waitForHttp(`${floorBase}/floor/healthz`, floor);
+
+// Fresh objects per request: autocannon writes Content-Length into the headers object it is given.
+const authHeaders = () => ({ authorization: `Bearer ${token}` });
+const jsonHeaders = () => ({ authorization: `Bearer ${token}`, 'content-type': 'application/json' });
+const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)] as T;
+const part = (from: number, to: number) => sample.filter((row) => row.i >= from * CONTACTS && row.i < to * CONTACTS);
+const updateRows = part(0, 0.4);
+const noopRows = part(0.4, 0.8);
+const tail = part(0.8, 1);
+const ifMatchRows = tail.slice(0, Math.min(512, Math.floor(tail.length / 2)));
+const matchRows = tail.slice(ifMatchRows.length);
+let counter = 0;
+
+type Request = autocannon.Request;
+interface Scenario {
+  name: string;
+  target: 'api' | 'floor';
+  /** Which floor scenario this one is measured against. */
+  against?: 'floor-upsert' | 'floor-get';
+  prepare?: (connections: number) => Promise<void>;
+  requests: (connections: number) => Request[];
+}
+
+interface IfMatchEntry {
+  id: string;
+  etag: string;
+}
+const ifMatchFree: IfMatchEntry[] = [];
+const openCursors: string[] = [];
+
+const scenarios: Scenario[] = [
+  {
+    name: 'floor-upsert',
+    target: 'floor',
+    requests: () => [
+      {
+        method: 'PATCH',
+        setupRequest: (request) => {
+          const row = pick(updateRows);
+          counter += 1;
+          return {
+            ...request,
+            path: `/floor/${orgId}/contacts/r${row.i}`,
+            headers: { 'content-type': 'application/json' } as Record<string, string>,
+            body: JSON.stringify({ firstName: `F${counter}`, lastName: `Last${row.i}`, email: `c${row.i}@bench.test` }),
+          };
+        },
+      },
+    ],
+  },
+  {
+    name: 'floor-get',
+    target: 'floor',
+    requests: () => [
+      {
+        method: 'GET',
+        setupRequest: (request) => ({ ...request, path: `/floor/${orgId}/contacts/by-id/${pick(floorIds)}` }),
+      },
+    ],
+  },
+  {
+    name: 'upsert-create',
+    target: 'api',
+    against: 'floor-upsert',
+    requests: () => [
+      {
+        method: 'PATCH',
+        setupRequest: (request) => {
+          const ref = randomUUID();
+          return {
+            ...request,
+            path: `/api/v1/network/contacts/external/bench-new/${ref}`,
+            headers: jsonHeaders(),
+            body: JSON.stringify({ firstName: 'New', lastName: 'Contact', email: `${ref}@bench.test` }),
+          };
+        },
+      },
+    ],
+  },
+  {
+    name: 'upsert-update',
+    target: 'api',
+    against: 'floor-upsert',
+    requests: () => [
+      {
+        method: 'PATCH',
+        setupRequest: (request) => {
+          const row = pick(updateRows);
+          counter += 1;
+          return {
+            ...request,
+            path: `/api/v1/network/contacts/external/bench/r${row.i}`,
+            headers: jsonHeaders(),
+            body: JSON.stringify({ firstName: `F${counter}`, lastName: `Last${row.i}`, email: `c${row.i}@bench.test` }),
+          };
+        },
+      },
+    ],
+  },
+  {
+    name: 'upsert-noop',
+    target: 'api',
+    against: 'floor-upsert',
+    requests: () => [
+      {
+        method: 'PATCH',
+        setupRequest: (request) => {
+          const row = pick(noopRows);
+          return {
+            ...request,
+            path: `/api/v1/network/contacts/external/bench/r${row.i}`,
+            headers: jsonHeaders(),
+            body: JSON.stringify({
+              firstName: `First${row.i}`,
+              lastName: `Last${row.i}`,
+              email: `c${row.i}@bench.test`,
+            }),
+          };
+        },
+      },
+    ],
+  },
+  {
+    name: 'get',
+    target: 'api',
+    against: 'floor-get',
+    requests: () => [
+      {
+        method: 'GET',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/api/v1/network/contacts/${pick(sample).id}`,
+          headers: authHeaders(),
+        }),
+      },
+    ],
+  },
+  {
+    name: 'get-by-ref',
+    target: 'api',
+    against: 'floor-get',
+    requests: () => [
+      {
+        method: 'GET',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/api/v1/network/contacts/external/bench/r${pick(sample).i}`,
+          headers: authHeaders(),
+        }),
+      },
+    ],
+  },
+  {
+    name: 'patch-if-match',
+    target: 'api',
+    against: 'floor-upsert',
+    // Contacts are checked out by one request at a time, so every If-Match is current: a 412 is a bug.
+    prepare: async () => {
+      ifMatchFree.length = 0;
+      for (const row of ifMatchRows) {
+        const response = await fetch(`${base}/api/v1/network/contacts/${row.id}`, { headers: authHeaders() });
+        ifMatchFree.push({ id: row.id, etag: response.headers.get('etag') as string });
+      }
+    },
+    requests: () => [
+      {
+        method: 'PATCH',
+        setupRequest: (request, context) => {
+          const entry = ifMatchFree.shift() as IfMatchEntry;
+          (context as { entry?: IfMatchEntry }).entry = entry;
+          counter += 1;
+          return {
+            ...request,
+            path: `/api/v1/network/contacts/${entry.id}`,
+            headers: { ...jsonHeaders(), 'if-match': entry.etag },
+            body: JSON.stringify({ strategy: `S${counter}` }),
+          };
+        },
+        onResponse: (status, body, context) => {
+          const entry = (context as { entry?: IfMatchEntry }).entry;
+          if (entry === undefined) return;
+          if (status === 200) entry.etag = JSON.parse(body).etag;
+          ifMatchFree.push(entry);
+        },
+      },
+    ],
+  },
+  {
+    name: 'list-page',
+    target: 'api',
+    against: 'floor-get',
+    // Readers follow cursor chains that start deep in the feed; a finished chain starts over.
+    prepare: async () => {
+      openCursors.length = 0;
+    },
+    requests: () => [
+      {
+        method: 'GET',
+        setupRequest: (request) => {
+          const cursor = openCursors.shift() ?? pick(deepCursors);
+          return { ...request, path: `/api/v1/network/contacts?limit=100&cursor=${cursor}`, headers: authHeaders() };
+        },
+        onResponse: (status, body) => {
+          if (status !== 200) return;
+          const page = JSON.parse(body).page as { nextCursor: string | null; hasMore: boolean };
+          if (page.hasMore && page.nextCursor) openCursors.push(page.nextCursor);
+        },
+      },
+    ],
+  },
+  {
+    name: 'match-upsert',
+    target: 'api',
+    against: 'floor-upsert',
+    requests: () => [
+      {
+        method: 'POST',
+        setupRequest: (request) => {
+          const row = pick(matchRows);
+          counter += 1;
+          return {
+            ...request,
+            path: '/api/v1/network/contacts/upsert',
+            headers: jsonHeaders(),
+            body: JSON.stringify({ email: `c${row.i}@bench.test`, lastName: `M${counter}` }),
+          };
+        },
+      },
+    ],
+  },
+];
+
+/** The first non-2xx body of a run, so a failing scenario says why. */
+let firstFailure: string | null = null;
+
+function run(url: string, connections: number, duration: number, requests: Request[]) {
+  firstFailure = null;
+  const observed = requests.map(
+    (request): Request => ({
+      ...request,
+      onResponse: (status, body, context, headers) => {
+        if ((status < 200 || status > 299) && firstFailure === null) firstFailure = `${status} ${body.slice(0, 300)}`;
+        if (typeof request.onResponse === 'function') request.onResponse(status, body, context, headers);
+      },
+    }),
+  );
+  return autocannon({ url, connections, duration, requests: observed, timeout: 10 });
+}
+
+interface Row {
+  scenario: string;
+  connections: number;
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  statusCodes: Record<string, number>;
+  errors: number;
+  serverRssMb: number;
+  ratioToFloor: number | null;
+}
+
+const rows: Row[] = [];
+const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.name) || s.target === 'floor');
+for (const connections of CONNECTIONS) {
+  for (const scenario of selected) {
+    await scenario.prepare?.(connections);
+    const url = scenario.target === 'api' ? base : floorBase;
+    if (WARMUP > 0) await run(url, connections, WARMUP, scenario.requests(connections));
+    await scenario.prepare?.(connections);
+    log(`${scenario.name} @ ${connections} connection(s)…`);
+    const result = await run(url, connections, DURATION, scenario.requests(connections));
+    if (firstFailure !== null) log(`  first failure: ${firstFailure}`);
+    const floorRow = rows.find((row) => row.scenario === scenario.against && row.connections === connections);
+    rows.push({
+      scenario: scenario.name,
+      connections,
+      requestsPerSecond: Math.round(result.requests.average),
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      non2xx: result.non2xx,
+      statusCodes: Object.fromEntries(
+        Object.entries(result.statusCodeStats ?? {}).map(([code, stat]) => [
+          code,
+          Number((stat as { count: number }).count),
+        ]),
+      ),
+      errors: result.errors,
+      serverRssMb: rssMegabytes(server.pid as number),
+      ratioToFloor: floorRow ? Math.round((100 * result.requests.average) / floorRow.requestsPerSecond) / 100 : null,
+    });
+  }
+}
+const finalRss = rssMegabytes(server.pid as number);
+
+// ---------------------------------------------------------------------------------------------
+const header = ['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'RSS MB', 'x floor'];
+const lines = rows.map((row) => [
+  row.scenario,
+  String(row.connections),
+  String(row.requestsPerSecond),
+  String(row.p50),
+  String(row.p99),
+  String(row.non2xx),
+  String(row.errors),
+  String(row.serverRssMb),
+  row.ratioToFloor === null ? '' : row.ratioToFloor.toFixed(2),
+]);
+const widths = header.map((title, column) =>
+  Math.max(title.length, ...lines.map((line) => (line[column] as string).length)),
+);
+const format = (cells: string[]) =>
+  `| ${cells.map((cell, column) => cell.padEnd(widths[column] as number)).join(' | ')} |`;
+const environment = {
+  contacts: CONTACTS,
+  durationSeconds: DURATION,
+  database: embedded ? `embedded PostgreSQL ${postgresVersion}` : `DATABASE_URL (PostgreSQL ${postgresVersion})`,
+  node: process.version,
+  cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+  serverRssAfterRunMb: finalRss,
+};
+process.stdout.write(
+  `\n${environment.database}, ${CONTACTS} contacts, ${DURATION} s per scenario, node ${process.version}, ${environment.cpus}\n\n`,
+);
+process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
+for (const line of lines) process.stdout.write(`${format(line)}\n`);
+process.stdout.write(`\nserver RSS after the run: ${finalRss} MB\n`);
+
+const resultsDir = path.join(ROOT, 'bench', 'results');
+fs.mkdirSync(resultsDir, { recursive: true });
+const file = path.join(resultsDir, `${new Date().toISOString().replace(/[:.]/g, '-')}-${CONTACTS}.json`);
+fs.writeFileSync(file, `${JSON.stringify({ environment, rows }, null, 2)}\n`);
+process.stdout.write(`results: ${path.relative(ROOT, file)}\n`);
+
+await stop(server);
+await stop(floor);
+if (args.profile) {
+  const profiles = fs.readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
+  const newest = profiles
+    .map((name) => path.join(profileDir, name))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)[0];
+  if (newest) process.stdout.write(`\n${summarizeProfile(newest)}\n`);
+}
+await sql`DROP TABLE IF EXISTS bench_floor_contacts`.execute(db);
+await sql`DELETE FROM organizations WHERE id = ${orgId}`.execute(db);
+await database.close();
+await embedded?.stop();
+if (tempDir) fs.rmSync(tempDir, { recursive: true, force: true });
