@@ -12,6 +12,7 @@ import { lazyCursorSecret } from './contacts/contact.service.js';
 import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
+import type { AuthCache } from './http/auth-cache.js';
 import { handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -34,6 +35,8 @@ export interface AppDependencies {
   db: Db;
   /** The process logger, so startup and request lines share one stream; built from config when absent. */
   logger?: FastifyBaseLogger;
+  /** Cached authentication, kept coherent by server.ts's invalidation listener; absent, every request asks the database. */
+  authCache?: AuthCache | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
@@ -47,7 +50,7 @@ export function createLogger(config: Config): FastifyBaseLogger {
   });
 }
 
-export async function buildApp({ config, db, logger }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({ config, db, logger, authCache = null }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger ?? createLogger(config),
     bodyLimit: config.bodyLimitBytes,
@@ -125,12 +128,12 @@ export async function buildApp({ config, db, logger }: AppDependencies): Promise
   await app.register(healthRoutes, { db });
   await app.register(problemTypeRoutes);
   if (config.adminToken !== null) {
-    await app.register(adminRoutes, { prefix: '/api/v1/admin', db, adminToken: config.adminToken });
+    await app.register(adminRoutes, { prefix: '/api/v1/admin', db, adminToken: config.adminToken, authCache });
   }
-  await app.register(settingsRoutes, { prefix: '/api/v1/organization', db });
+  await app.register(settingsRoutes, { prefix: '/api/v1/organization', db, authCache });
   await app.register(
     async (network) => {
-      useOrganizationAuth(network, db);
+      useOrganizationAuth(network, db, authCache);
       await network.register(contactRoutes, { db, cursorSecret });
       await network.register(contactMatchRoutes, { db });
       await network.register(companyRoutes, { db, cursorSecret });

@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase } from './db/database.js';
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrate.js';
+import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
+import { AuthCache } from './http/auth-cache.js';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -37,7 +39,13 @@ async function main(): Promise<void> {
   }
 
   const database = connectDatabase(databaseUrl, config.databasePoolSize);
-  const app = await buildApp({ config, db: database.db, logger });
+  const authCache = new AuthCache();
+  const authListener = listen(databaseUrl, AUTH_CHANGED_CHANNEL, {
+    onNotify: () => authCache.clear(),
+    onState: (live) => authCache.setLive(live),
+    onError: (error) => logger.warn({ err: error }, 'auth invalidation listener lost its connection; reconnecting'),
+  });
+  const app = await buildApp({ config, db: database.db, logger, authCache });
   // Closing the server only drops connections that are idle at that moment. A request in flight must
   // close its connection when answered, or a keep-alive client (pool, proxy) holds the server open
   // until the grace period kills it.
@@ -51,6 +59,7 @@ async function main(): Promise<void> {
     else logger.info({ signal }, 'shutting down');
     shuttingDown = true;
     await app.close();
+    await authListener.close();
     await database.close();
     await embedded?.stop();
   });

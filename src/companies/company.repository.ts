@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { CompaniesTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
 
@@ -14,7 +15,7 @@ export interface CompanyState {
 
 const now = sql<Date>`date_trunc('milliseconds', now())`;
 
-export function findCompanyById(
+export async function findCompanyById(
   db: Executor,
   organizationId: string,
   companyId: string,
@@ -26,7 +27,7 @@ export function findCompanyById(
     .where('organization_id', '=', organizationId)
     .where('id', '=', companyId);
   if (options.lock) query = query.forUpdate();
-  return query.executeTakeFirst();
+  return (await db.executeQuery(prepared(query))).rows[0];
 }
 
 export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState) {

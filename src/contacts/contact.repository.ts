@@ -1,7 +1,9 @@
-import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { prepared, registerPrepared } from '../db/prepared.js';
 import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
-import type { ContactState } from './contact.model.js';
+import type { ContactChanges, ContactState } from './contact.model.js';
+import { fastUpsertSql } from './contact-upsert.sql.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -20,7 +22,7 @@ const now = sql<Date>`date_trunc('milliseconds', now())`;
 
 // Current names of the live companies a contact connects to, in the contact's order; a deleted
 // company drops out. Correlated on the table name so it works in SELECT and in RETURNING alike.
-const companies = sql<CompanyLink[]>`(
+const COMPANIES = `(
   SELECT coalesce(jsonb_agg(jsonb_build_object(
            'id', co.id, 'name', co.name, 'version', co.version,
            'jobTitle', conn.value -> 'jobTitle', 'isPrimary', conn.value -> 'isPrimary'
@@ -30,7 +32,39 @@ const companies = sql<CompanyLink[]>`(
     ON co.organization_id = contacts.organization_id
    AND co.id = (conn.value ->> 'companyId')::uuid
    AND co.deleted_at IS NULL
-)`.as('companies');
+)`;
+const companies = sql<CompanyLink[]>`${sql.raw(COMPANIES)}`.as('companies');
+
+// Built once: the statement text never changes, only its parameters.
+const FAST_UPSERT_SQL = registerPrepared(fastUpsertSql(`${COMPANIES} AS companies`));
+
+export type FastUpsertOutcome = 'created' | 'updated' | 'unchanged';
+
+/** See contact-upsert.sql.ts; undefined when the general path must decide. */
+export async function fastUpsertByExternalRef(
+  db: Executor,
+  organizationId: string,
+  ref: ExternalRefJson,
+  changes: ContactChanges,
+  emailKey: string | null,
+  options: { origin: string; mayCreate: boolean },
+): Promise<{ outcome: FastUpsertOutcome; row: ContactRow } | undefined> {
+  const result = await db.executeQuery<ContactRow & { outcome: FastUpsertOutcome }>(
+    CompiledQuery.raw(FAST_UPSERT_SQL, [
+      organizationId,
+      ref.namespace,
+      ref.id,
+      JSON.stringify(changes),
+      emailKey,
+      options.origin,
+      options.mayCreate,
+    ]),
+  );
+  const first = result.rows[0];
+  if (first === undefined) return undefined;
+  const { outcome, ...row } = first;
+  return { outcome, row: row as ContactRow };
+}
 
 function stateColumns(state: ContactState, emailKey: string | null) {
   return {
@@ -51,6 +85,11 @@ function stateColumns(state: ContactState, emailKey: string | null) {
   };
 }
 
+/** Runs a hot read as a prepared statement and returns its first row. */
+async function first(db: Executor, query: { compile(): CompiledQuery<unknown> }): Promise<ContactRow | undefined> {
+  return (await db.executeQuery(prepared(query))).rows[0] as ContactRow | undefined;
+}
+
 export function findContactById(
   db: Executor,
   organizationId: string,
@@ -64,7 +103,7 @@ export function findContactById(
     .where('contacts.organization_id', '=', organizationId)
     .where('contacts.id', '=', contactId);
   if (options.lock) query = query.forUpdate('contacts' as never);
-  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+  return first(db, query);
 }
 
 export function findContactByExternalRef(
@@ -84,7 +123,7 @@ export function findContactByExternalRef(
     .where('r.namespace', '=', ref.namespace)
     .where('r.external_id', '=', ref.id);
   if (options.lock) query = query.forUpdate('contacts' as never);
-  return query.executeTakeFirst() as Promise<ContactRow | undefined>;
+  return first(db, query);
 }
 
 export function findLiveContactByEmailKey(
@@ -245,7 +284,7 @@ export async function findLiveCompanyIds(
  * transactions that may still be running (xid at or past the snapshot's xmin) are held back until
  * they finish, so a cursor never moves past a change that later commits behind it.
  */
-export function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
+export async function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
   let query = db
     .selectFrom('contacts')
     .selectAll('contacts')
@@ -258,11 +297,13 @@ export function listContacts(db: Executor, organizationId: string, options: Feed
   }
   if (options.updatedSince !== null) query = query.where('contacts.updated_at', '>=', options.updatedSince);
   if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
-  return query
-    .orderBy('contacts.change_xid')
-    .orderBy('contacts.id')
-    .limit(options.limit + 1)
-    .execute() as Promise<ContactRow[]>;
+  const compiled = prepared(
+    query
+      .orderBy('contacts.change_xid')
+      .orderBy('contacts.id')
+      .limit(options.limit + 1),
+  );
+  return (await db.executeQuery(compiled)).rows as ContactRow[];
 }
 
 export async function cursorSecret(db: Executor): Promise<Buffer> {

@@ -24,6 +24,7 @@ import {
 import type { ContactRow } from './contact.repository.js';
 import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';
+import { FAST_UPSERT_KEYS } from './contact-upsert.sql.js';
 import { emailKey } from './email.js';
 
 export interface OrganizationContext {
@@ -274,6 +275,37 @@ export async function deleteContact(
   });
 }
 
+/**
+ * The one-statement path for the common sync call (contact-upsert.sql.ts). Undefined sends the
+ * request down the general path: also when a unique index refused the write, since that may be a
+ * concurrent create of the same reference, which the general path turns into an update.
+ */
+async function fastUpsert(
+  db: Db,
+  organizationId: string,
+  ref: ExternalRefJson,
+  changes: ContactChanges,
+  options: { origin: string; mayCreate: boolean },
+): Promise<WriteResult | undefined> {
+  try {
+    const result = await repository.fastUpsertByExternalRef(
+      db,
+      organizationId,
+      ref,
+      changes,
+      changes.email ? emailKey(changes.email) : null,
+      options,
+    );
+    if (result === undefined) return undefined;
+    return result.outcome === 'created'
+      ? { row: result.row, action: 'created', matchedBy: 'none' }
+      : { row: result.row, action: 'updated', matchedBy: 'external_ref' };
+  } catch (error) {
+    if (isPostgresError(error) && error.code === SqlState.uniqueViolation) return undefined;
+    throw error;
+  }
+}
+
 /** Upsert by external reference (seed 000): the reference is the natural key of the synced record. */
 export async function upsertByExternalRef(
   db: Db,
@@ -290,6 +322,14 @@ export async function upsertByExternalRef(
   const origin = ref.namespace;
   const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
+
+  if (!options.validateOnly && ifMatch === null && Object.keys(changes).every((key) => FAST_UPSERT_KEYS.has(key))) {
+    const fast = await fastUpsert(db, organizationId, ref, changes, {
+      origin,
+      mayCreate: !options.matchEmail && !options.updateOnly,
+    });
+    if (fast !== undefined) return fast;
+  }
 
   return withEmailConflictDetails(db, organizationId, () =>
     run(db, async (trx): Promise<WriteResult> => {

@@ -5,6 +5,7 @@ import type { OrganizationSettingsRow } from '../db/schema.js';
 import { bearerToken, hashToken } from '../organizations/api-token.js';
 import { findActiveTokenByHash } from '../organizations/organization.repository.js';
 import type { Scope } from '../organizations/organization.schemas.js';
+import type { AuthCache } from './auth-cache.js';
 import { AppError } from './problem.js';
 
 export interface AuthContext {
@@ -46,19 +47,31 @@ export function requireScope(auth: AuthContext, scope: Scope): void {
 }
 
 /** Authenticates organization tokens for every route registered inside `app` (an encapsulated plugin). */
-export function useOrganizationAuth(app: FastifyInstance, db: Db): void {
+export function useOrganizationAuth(app: FastifyInstance, db: Db, cache: AuthCache | null = null): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const token = bearerToken(request.headers.authorization);
     if (token === null) throw unauthorized();
     const hash = hashToken(token);
-    const row = await findActiveTokenByHash(db, hash);
-    // The index lookup already matched; the constant-time comparison keeps the final check free of timing signal.
-    if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw unauthorized();
+    const key = hash.toString('hex');
+    let found = cache?.get(key);
+    if (found === undefined) {
+      const row = await findActiveTokenByHash(db, hash);
+      // The index lookup already matched; the constant-time comparison keeps the final check free of timing signal.
+      if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw unauthorized();
+      found = {
+        organizationId: row.organizationId,
+        tokenId: row.tokenId,
+        scopes: row.scopes,
+        settings: row.settings,
+        expiresAt: row.expiresAt,
+      };
+      cache?.set(key, found);
+    }
     request.auth = {
-      organizationId: row.organizationId,
-      tokenId: row.tokenId,
-      scopes: row.scopes,
-      settings: row.settings,
+      organizationId: found.organizationId,
+      tokenId: found.tokenId,
+      scopes: found.scopes,
+      settings: found.settings,
     };
     const scope = request.routeOptions.config.scope;
     if (scope !== undefined) requireScope(request.auth, scope);

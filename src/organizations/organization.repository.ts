@@ -1,4 +1,5 @@
 import { type Kysely, sql, type Transaction } from 'kysely';
+import { prepared } from '../db/prepared.js';
 import type { Database, OrganizationSettingsRow } from '../db/schema.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -77,8 +78,8 @@ export function revokeApiToken(db: Executor, organizationId: string, tokenId: st
  * Authentication's single round trip: the token and its organization's settings, which most
  * requests need next. Revoked and expired tokens are filtered here, so revocation is immediate.
  */
-export function findActiveTokenByHash(db: Executor, hash: Buffer) {
-  return db
+export async function findActiveTokenByHash(db: Executor, hash: Buffer) {
+  const query = db
     .selectFrom('api_tokens as t')
     .innerJoin('organizations as o', 'o.id', 't.organization_id')
     .select([
@@ -86,10 +87,12 @@ export function findActiveTokenByHash(db: Executor, hash: Buffer) {
       't.organization_id as organizationId',
       't.scopes',
       't.token_hash as tokenHash',
+      't.expires_at as expiresAt',
       'o.settings',
     ])
     .where('t.token_hash', '=', hash)
     .where('t.revoked_at', 'is', null)
-    .where((eb) => eb.or([eb('t.expires_at', 'is', null), eb('t.expires_at', '>', sql<Date>`now()`)]))
-    .executeTakeFirst();
+    .where((eb) => eb.or([eb('t.expires_at', 'is', null), eb('t.expires_at', '>', sql<Date>`now()`)]));
+  // Every authenticated request runs this: prepared, it skips PostgreSQL's parse and plan.
+  return (await db.executeQuery(prepared(query))).rows[0];
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { useAdminAuth } from '../http/auth.js';
+import type { AuthCache } from '../http/auth-cache.js';
 import { problemResponses } from '../http/schemas.js';
 import {
   CreateOrganizationBody,
@@ -17,10 +18,11 @@ const security = [{ adminToken: [] }];
 const authProblems = ['unauthorized', 'rate-limited'] as const;
 
 /** Operator API for tenants and their tokens, mounted at /api/v1/admin only when ADMIN_TOKEN is set. */
-export const adminRoutes: FastifyPluginAsyncTypebox<{ db: Db; adminToken: string }> = async (
-  app,
-  { db, adminToken },
-) => {
+export const adminRoutes: FastifyPluginAsyncTypebox<{
+  db: Db;
+  adminToken: string;
+  authCache: AuthCache | null;
+}> = async (app, { db, adminToken, authCache }) => {
   useAdminAuth(app, adminToken);
 
   app.post(
@@ -85,7 +87,12 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ db: Db; adminToken: string
         },
       },
     },
-    async (request) => service.updateOrganization(db, request.params.orgId, request.body),
+    async (request) => {
+      const organization = await service.updateOrganization(db, request.params.orgId, request.body);
+      // Other processes learn of it through the database; this one forgets at once.
+      authCache?.clear();
+      return organization;
+    },
   );
 
   app.post(
@@ -153,6 +160,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{ db: Db; adminToken: string
     },
     async (request, reply) => {
       await service.revokeApiToken(db, request.params.orgId, request.params.tokenId);
+      authCache?.clear();
       return reply.code(204).send(null);
     },
   );

@@ -1,5 +1,6 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
 import type { Db } from '../db/database.js';
+import { announceAuthChange } from '../db/notifications.js';
 import type { OrganizationSettingsRow } from '../db/schema.js';
 import { AppError } from '../http/problem.js';
 import { generateToken, hashToken } from './api-token.js';
@@ -105,7 +106,10 @@ async function update(
     if (name === current.name && unchanged) {
       return toOrganization(current);
     }
-    return toOrganization(await repository.updateOrganization(trx, organizationId, { name, settings }));
+    const updated = await repository.updateOrganization(trx, organizationId, { name, settings });
+    // Cached authentication carries the settings: every server process must drop it.
+    await announceAuthChange(trx, organizationId);
+    return toOrganization(updated);
   });
 }
 
@@ -139,7 +143,12 @@ export async function listApiTokens(db: Db, organizationId: string): Promise<Api
 }
 
 export async function revokeApiToken(db: Db, organizationId: string, tokenId: string): Promise<void> {
-  const revoked = await repository.revokeApiToken(db, organizationId, tokenId);
-  if (revoked === undefined)
-    throw new AppError('not-found', `Token ${tokenId} does not exist in organization ${organizationId}.`);
+  await db.transaction().execute(async (trx) => {
+    const revoked = await repository.revokeApiToken(trx, organizationId, tokenId);
+    if (revoked === undefined) {
+      throw new AppError('not-found', `Token ${tokenId} does not exist in organization ${organizationId}.`);
+    }
+    // Server processes that cached this token forget it when this commits.
+    await announceAuthChange(trx, organizationId);
+  });
 }

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { type AuthContext, useOrganizationAuth } from '../http/auth.js';
+import type { AuthCache } from '../http/auth-cache.js';
 import { problemResponses } from '../http/schemas.js';
 import { OrganizationSettingsPatchSchema } from './organization.schemas.js';
 import * as service from './organization.service.js';
@@ -10,8 +11,11 @@ const tags = ['Organization'];
 const security = [{ bearerAuth: [] }];
 
 /** The token's own organization: read its settings with any token, change them with `settings.write`. */
-export const settingsRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  useOrganizationAuth(app, db);
+export const settingsRoutes: FastifyPluginAsyncTypebox<{ db: Db; authCache: AuthCache | null }> = async (
+  app,
+  { db, authCache },
+) => {
+  useOrganizationAuth(app, db, authCache);
 
   app.get(
     '/settings',
@@ -53,7 +57,9 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app,
     },
     async (request) => {
       const { organizationId } = request.auth as AuthContext;
-      return service.updateSettings(db, organizationId, request.body);
+      const settings = await service.updateSettings(db, organizationId, request.body);
+      authCache?.clear();
+      return settings;
     },
   );
 };

@@ -3,6 +3,8 @@ import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
 import { connectDatabase, type DatabaseHandle } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
+import { AUTH_CHANGED_CHANNEL, listen } from '../../src/db/notifications.js';
+import { AuthCache } from '../../src/http/auth-cache.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -19,7 +21,10 @@ export interface TestApp {
 }
 
 /** A real app on the test database; override environment variables to test configuration. */
-export async function createTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  env: Record<string, string> = {},
+  options: { authCache?: boolean } = {},
+): Promise<TestApp> {
   const config: Config = loadConfig({
     LOG_LEVEL: 'silent',
     ADMIN_TOKEN,
@@ -29,13 +34,24 @@ export async function createTestApp(env: Record<string, string> = {}): Promise<T
   });
   const database = connectDatabase(databaseUrl(), 10);
   await migrateToLatest(database.db);
-  const app = await buildApp({ config, db: database.db });
+  // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY.
+  const authCache = options.authCache ? new AuthCache() : null;
+  const listener =
+    authCache === null
+      ? null
+      : listen(databaseUrl(), AUTH_CHANGED_CHANNEL, {
+          onNotify: () => authCache.clear(),
+          onState: (live) => authCache.setLive(live),
+          onError: () => {},
+        });
+  const app = await buildApp({ config, db: database.db, authCache });
   await app.ready();
   return {
     app,
     database,
     async close() {
       await app.close();
+      await listener?.close();
       await database.close();
     },
   };

@@ -1,0 +1,111 @@
+/**
+ * The external-reference upsert in one statement, for the common sync call: no If-Match, no company
+ * connections, no dry run. It updates the live contact the reference names (PATCH semantics, and only
+ * when something changes) or, when the reference is unknown, creates the contact and the reference.
+ * One statement is one implicit transaction and one round trip, where the general path takes five.
+ *
+ * It answers no row when it cannot decide alone: the contact is deleted (revival rules), the result
+ * would have no identifier (a 400 with field details), a concurrent writer changed the contact in
+ * between, or a unique index refused the write (a concurrent create of the same reference, or an
+ * email owned by another contact). The caller then runs the general path, which locks, re-reads and
+ * answers precisely. The semantics are those of contact.model.ts (applyChanges, sameState,
+ * hasIdentifier); the upsert tests run through this statement and hold both to the same results.
+ *
+ * Parameters: $1 organization, $2 namespace, $3 external id, $4 changes (jsonb, present keys only,
+ * already normalized), $5 email key of changes.email, $6 change origin, $7 whether it may create.
+ */
+
+interface Field {
+  key: string;
+  column: string;
+  /** The new value from the changes document. */
+  value: string;
+}
+
+const text = (key: string, column: string): Field => ({ key, column, value: `$4::jsonb->>'${key}'` });
+const json = (key: string, column: string): Field => ({ key, column, value: `$4::jsonb->'${key}'` });
+
+const FIELDS: Field[] = [
+  text('firstName', 'first_name'),
+  text('lastName', 'last_name'),
+  text('email', 'email'),
+  { key: 'email', column: 'email_key', value: '$5::text' },
+  text('phone', 'phone'),
+  text('linkedInUrl', 'linkedin_url'),
+  json('emails', 'emails'),
+  json('phones', 'phones'),
+  text('primaryLanguage', 'primary_language'),
+  { key: 'tags', column: 'tags', value: `ARRAY(SELECT jsonb_array_elements_text($4::jsonb->'tags'))` },
+  text('strategy', 'strategy'),
+  { key: 'blocked', column: 'blocked', value: `($4::jsonb->>'blocked')::boolean` },
+];
+
+/** Keys the statement handles; anything else in the changes sends the call down the general path. */
+export const FAST_UPSERT_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) => field.key));
+
+const next = (field: Field, row: string) =>
+  `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} ELSE ${row}.${field.column} END`;
+const nextOf = (column: string, row: string) => next(FIELDS.find((field) => field.column === column) as Field, row);
+const identifier = (row: string) =>
+  `coalesce(${['first_name', 'last_name', 'email', 'phone'].map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`;
+const changed = (row: string) =>
+  `(${FIELDS.filter((field) => field.column !== 'email_key')
+    .map((field) => `($4::jsonb ? '${field.key}' AND ${field.value} IS DISTINCT FROM ${row}.${field.column})`)
+    .join('\n      OR ')})`;
+const fromEmpty = (field: Field) =>
+  field.column === 'tags'
+    ? `CASE WHEN $4::jsonb ? 'tags' THEN ${field.value} ELSE '{}'::text[] END`
+    : field.column === 'blocked'
+      ? `coalesce(CASE WHEN $4::jsonb ? 'blocked' THEN ${field.value} END, false)`
+      : field.column === 'emails' || field.column === 'phones'
+        ? `coalesce(CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END, '[]'::jsonb)`
+        : `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END`;
+
+export function fastUpsertSql(companies: string): string {
+  return `
+WITH target AS (
+  SELECT c.id
+  FROM contact_external_refs r
+  JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
+  WHERE r.organization_id = $1::uuid AND r.namespace = $2::text AND r.external_id = $3::text
+),
+updated AS (
+  UPDATE contacts SET
+    ${FIELDS.map((field) => `${field.column} = ${next(field, 'contacts')}`).join(',\n    ')},
+    version = contacts.version + 1,
+    updated_at = date_trunc('milliseconds', now()),
+    change_type = 'updated',
+    change_origin = $6::text,
+    change_xid = pg_current_xact_id()
+  WHERE contacts.organization_id = $1
+    AND contacts.id = (SELECT id FROM target)
+    AND contacts.deleted_at IS NULL
+    AND ${identifier('contacts')}
+    AND ${changed('contacts')}
+  RETURNING contacts.*, ${companies}
+),
+inserted AS (
+  INSERT INTO contacts (organization_id, ${FIELDS.map((field) => field.column).join(', ')}, external_refs, change_origin)
+  SELECT $1::uuid, ${FIELDS.map(fromEmpty).join(', ')},
+         jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
+  WHERE $7::boolean AND NOT EXISTS (SELECT 1 FROM target)
+    AND coalesce($4::jsonb->>'firstName', $4::jsonb->>'lastName', $4::jsonb->>'email', $4::jsonb->>'phone') IS NOT NULL
+  RETURNING contacts.*, ${companies}
+),
+inserted_ref AS (
+  INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
+  SELECT $1, $2, $3, id FROM inserted
+)
+SELECT 'updated' AS outcome, * FROM updated
+UNION ALL
+SELECT 'created' AS outcome, * FROM inserted
+UNION ALL
+SELECT 'unchanged' AS outcome, contacts.*, ${companies}
+FROM contacts
+WHERE contacts.organization_id = $1
+  AND contacts.id = (SELECT id FROM target)
+  AND contacts.deleted_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM updated)
+  AND ${identifier('contacts')}
+  AND NOT ${changed('contacts')}`;
+}

@@ -1,0 +1,53 @@
+import type { OrganizationSettingsRow } from '../db/schema.js';
+
+export interface CachedToken {
+  organizationId: string;
+  tokenId: string;
+  scopes: string[];
+  settings: OrganizationSettingsRow;
+  expiresAt: Date | null;
+}
+
+// Bounds the damage of a lost notification; notifications make revocation effective long before.
+const ENTRY_TTL_MS = 30_000;
+const MAX_ENTRIES = 10_000;
+
+/**
+ * Authenticated tokens of this process, so a request costs one database round trip instead of two.
+ * Correctness rests on invalidation: every revocation and settings change notifies all server
+ * processes through PostgreSQL (LISTEN/NOTIFY, delivered at commit), and each clears its cache. The
+ * cache serves only while that channel is up: a process that may miss notifications asks the
+ * database every time. Unknown tokens are never cached, so guessing cannot fill memory.
+ */
+export class AuthCache {
+  #entries = new Map<string, { token: CachedToken; until: number }>();
+  #live = false;
+
+  get(key: string): CachedToken | undefined {
+    if (!this.#live) return undefined;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    const now = Date.now();
+    if (entry.until <= now || (entry.token.expiresAt !== null && entry.token.expiresAt.getTime() <= now)) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.token;
+  }
+
+  set(key: string, token: CachedToken): void {
+    if (!this.#live) return;
+    if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
+    this.#entries.set(key, { token, until: Date.now() + ENTRY_TTL_MS });
+  }
+
+  clear(): void {
+    this.#entries.clear();
+  }
+
+  /** Called by the invalidation listener: caching is allowed only while it is connected. */
+  setLive(live: boolean): void {
+    this.#live = live;
+    this.#entries.clear();
+  }
+}

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AuthCache, type CachedToken } from '../../src/http/auth-cache.js';
+
+const token = (expiresAt: Date | null = null): CachedToken => ({
+  organizationId: 'org',
+  tokenId: 'token',
+  scopes: ['contacts.read'],
+  settings: { defaultPhoneRegion: null, duplicateContactMatching: { fields: ['email'] }, requireIfMatch: false },
+  expiresAt,
+});
+
+describe('AuthCache', () => {
+  it('serves nothing while its invalidation channel is down', () => {
+    const cache = new AuthCache();
+    cache.set('k', token());
+    assert.equal(cache.get('k'), undefined);
+  });
+
+  it('serves a stored token while live and forgets everything when the channel drops', () => {
+    const cache = new AuthCache();
+    cache.setLive(true);
+    cache.set('k', token());
+    assert.equal(cache.get('k')?.tokenId, 'token');
+    cache.setLive(false);
+    cache.setLive(true);
+    assert.equal(cache.get('k'), undefined);
+  });
+
+  it('never serves a token past its expiry', () => {
+    const cache = new AuthCache();
+    cache.setLive(true);
+    cache.set('k', token(new Date(Date.now() - 1)));
+    assert.equal(cache.get('k'), undefined);
+  });
+
+  it('forgets everything on clear', () => {
+    const cache = new AuthCache();
+    cache.setLive(true);
+    cache.set('a', token());
+    cache.set('b', token());
+    cache.clear();
+    assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.get('b'), undefined);
+  });
+});
