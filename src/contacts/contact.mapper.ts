@@ -39,6 +39,7 @@ export function contactState(row: ContactRow): ContactState {
 }
 
 export function toContact(row: ContactRow): Contact {
+  const state = contactState(row);
   const companies = row.companies.map((company) => ({
     id: company.id,
     uri: `${COMPANIES_PATH}/${company.id}`,
@@ -49,21 +50,21 @@ export function toContact(row: ContactRow): Contact {
   return {
     id: row.id,
     uri: `${CONTACTS_PATH}/${row.id}`,
-    externalRefs: row.external_refs.map((ref) => ({ namespace: ref.namespace, id: ref.id })),
-    firstName: row.first_name,
-    lastName: row.last_name,
-    email: row.email,
-    phone: row.phone,
-    linkedInUrl: row.linkedin_url,
-    emails: row.emails.map((entry) => ({ address: entry.address, type: entry.type, isPrimary: entry.isPrimary })),
-    phones: row.phones.map((entry) => ({ number: entry.number, type: entry.type, isPrimary: entry.isPrimary })),
-    primaryLanguage: row.primary_language,
-    tags: row.tags,
-    strategy: row.strategy,
+    externalRefs: state.externalRefs,
+    firstName: state.firstName,
+    lastName: state.lastName,
+    email: state.email,
+    phone: state.phone,
+    linkedInUrl: state.linkedInUrl,
+    emails: state.emails,
+    phones: state.phones,
+    primaryLanguage: state.primaryLanguage,
+    tags: state.tags,
+    strategy: state.strategy,
     primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
     companies,
     profilePictureUrl: null,
-    blocked: row.blocked,
+    blocked: state.blocked,
     createdUtc: row.created_at.toISOString(),
     updatedUtc: row.updated_at.toISOString(),
     deletedUtc: row.deleted_at?.toISOString() ?? null,

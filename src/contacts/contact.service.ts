@@ -201,16 +201,21 @@ export async function applyToExisting(
   return row;
 }
 
+/** Before any row lock: take the locks of the references the write assigns, then check its connections. */
+async function beginWrite(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
+  await lockKeys(
+    trx,
+    (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
+  );
+  await checkConnections(trx, organizationId, changes);
+}
+
 export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
   const changes = prepareChanges(input, context.settings);
   const { organizationId } = context;
   return withEmailConflictDetails(db, organizationId, () =>
     inTransaction(db, async (trx) => {
-      await lockKeys(
-        trx,
-        (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
-      );
-      await checkConnections(trx, organizationId, changes);
+      await beginWrite(trx, organizationId, changes);
       return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
     }),
   );
@@ -247,11 +252,7 @@ export async function updateContact(
   const { organizationId } = context;
   return withEmailConflictDetails(db, organizationId, () =>
     inTransaction(db, async (trx) => {
-      await lockKeys(
-        trx,
-        (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
-      );
-      await checkConnections(trx, organizationId, changes);
+      await beginWrite(trx, organizationId, changes);
       const current = await repository.findContactById(trx, organizationId, contactId, { lock: true });
       if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
       checkIfMatch(ifMatch, current);
