@@ -21,7 +21,10 @@ function testFiles(dir: string): string[] {
 }
 
 const requested = process.argv.slice(2);
-const files = requested.length > 0 ? requested : testFiles('test');
+const files =
+  requested.length > 0
+    ? requested.flatMap((target) => (fs.statSync(target).isDirectory() ? testFiles(target) : [target]))
+    : testFiles('test');
 
 let embedded: EmbeddedPostgres | null = null;
 let tempDir: string | null = null;
