@@ -28,6 +28,8 @@ const usage = `Usage: npm run cli -- <command> [options]   (or: node dist/cli.js
 Every command prints JSON. The database is DATABASE_URL, else the embedded one in DATA_DIR
 (shared with a running server, or started for the command).`;
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 function fail(message: string): never {
   process.stderr.write(`${message}\n`);
   process.exit(1);
@@ -72,7 +74,12 @@ async function main(argv: string[]): Promise<unknown> {
     },
   });
   const command = positionals.join(' ');
-  const required = (name: 'name' | 'org' | 'token') => values[name] ?? fail(`${command}: --${name} is required`);
+  const required = (name: 'name' | 'org' | 'token') => {
+    const value = values[name] ?? fail(`${command}: --${name} is required`);
+    // Ids are UUIDs; saying so beats passing PostgreSQL's own complaint through.
+    if (name !== 'name' && !UUID.test(value)) fail(`${command}: --${name} must be a UUID, got "${value}"`);
+    return value;
+  };
   switch (command) {
     case 'migrate':
       return withDatabase(migrateToLatest);
