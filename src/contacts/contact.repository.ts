@@ -86,6 +86,15 @@ function stateColumns(state: ContactState, emailKey: string | null) {
   };
 }
 
+/** Contacts of one organization, each with the companies it shows; every read starts here. */
+function contactsOf(db: Executor, organizationId: string) {
+  return db
+    .selectFrom('contacts')
+    .selectAll('contacts')
+    .select(companies)
+    .where('contacts.organization_id', '=', organizationId);
+}
+
 /** Runs a hot read as a prepared statement and returns its first row. */
 async function first(db: Executor, query: { compile(): CompiledQuery<unknown> }): Promise<ContactRow | undefined> {
   return (await db.executeQuery(prepared(query))).rows[0] as ContactRow | undefined;
@@ -97,12 +106,7 @@ export function findContactById(
   contactId: string,
   options: { lock?: boolean } = {},
 ) {
-  let query = db
-    .selectFrom('contacts')
-    .selectAll('contacts')
-    .select(companies)
-    .where('contacts.organization_id', '=', organizationId)
-    .where('contacts.id', '=', contactId);
+  let query = contactsOf(db, organizationId).where('contacts.id', '=', contactId);
   if (options.lock) query = query.forUpdate('contacts' as never);
   return first(db, query);
 }
@@ -133,11 +137,7 @@ export function findLiveContactByEmailKey(
   key: string,
   options: { lock?: boolean } = {},
 ) {
-  let query = db
-    .selectFrom('contacts')
-    .selectAll('contacts')
-    .select(companies)
-    .where('contacts.organization_id', '=', organizationId)
+  let query = contactsOf(db, organizationId)
     .where('contacts.email_key', '=', key)
     .where('contacts.deleted_at', 'is', null);
   if (options.lock) query = query.forUpdate('contacts' as never);
@@ -150,11 +150,7 @@ export function findLiveContactsByPhone(
   phone: string,
   options: { lock?: boolean } = {},
 ) {
-  let query = db
-    .selectFrom('contacts')
-    .selectAll('contacts')
-    .select(companies)
-    .where('contacts.organization_id', '=', organizationId)
+  let query = contactsOf(db, organizationId)
     .where('contacts.phone', '=', phone)
     .where('contacts.deleted_at', 'is', null)
     // The oldest contact wins when several share a phone, so repeated calls pick the same one.
@@ -286,12 +282,9 @@ export async function findLiveCompanyIds(
  * they finish, so a cursor never moves past a change that later commits behind it.
  */
 export async function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
-  let query = db
-    .selectFrom('contacts')
-    .selectAll('contacts')
-    .select(companies)
-    .where('contacts.organization_id', '=', organizationId)
-    .where(sql<boolean>`contacts.change_xid < pg_snapshot_xmin(pg_current_snapshot())`);
+  let query = contactsOf(db, organizationId).where(
+    sql<boolean>`contacts.change_xid < pg_snapshot_xmin(pg_current_snapshot())`,
+  );
   if (options.after !== null) {
     const { xid, id } = options.after;
     query = query.where(sql<boolean>`(contacts.change_xid, contacts.id) > (${xid}::xid8, ${id}::uuid)`);
