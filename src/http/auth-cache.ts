@@ -22,6 +22,14 @@ const MAX_ENTRIES = 10_000;
 export class AuthCache {
   #entries = new Map<string, { token: CachedToken; until: number }>();
   #live = false;
+  // Bumped by every invalidation. A lookup that started before one must not store what it read:
+  // it may have seen the token just before its revocation committed.
+  #generation = 0;
+
+  /** Take before reading a token from the database; hand back to set(). */
+  ticket(): number {
+    return this.#generation;
+  }
 
   get(key: string): CachedToken | undefined {
     if (!this.#live) return undefined;
@@ -35,19 +43,20 @@ export class AuthCache {
     return entry.token;
   }
 
-  set(key: string, token: CachedToken): void {
-    if (!this.#live) return;
+  set(key: string, token: CachedToken, ticket: number): void {
+    if (!this.#live || ticket !== this.#generation) return;
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
     this.#entries.set(key, { token, until: Date.now() + ENTRY_TTL_MS });
   }
 
   clear(): void {
+    this.#generation += 1;
     this.#entries.clear();
   }
 
   /** Called by the invalidation listener: caching is allowed only while it is connected. */
   setLive(live: boolean): void {
     this.#live = live;
-    this.#entries.clear();
+    this.clear();
   }
 }

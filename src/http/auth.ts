@@ -55,6 +55,7 @@ export function useOrganizationAuth(app: FastifyInstance, db: Db, cache: AuthCac
     const key = hash.toString('hex');
     let found = cache?.get(key);
     if (found === undefined) {
+      const ticket = cache?.ticket() ?? 0;
       const row = await findActiveTokenByHash(db, hash);
       // The index lookup already matched; the constant-time comparison keeps the final check free of timing signal.
       if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw unauthorized();
@@ -65,7 +66,7 @@ export function useOrganizationAuth(app: FastifyInstance, db: Db, cache: AuthCac
         settings: row.settings,
         expiresAt: row.expiresAt,
       };
-      cache?.set(key, found);
+      cache?.set(key, found, ticket);
     }
     request.auth = {
       organizationId: found.organizationId,

@@ -13,14 +13,14 @@ const token = (expiresAt: Date | null = null): CachedToken => ({
 describe('AuthCache', () => {
   it('serves nothing while its invalidation channel is down', () => {
     const cache = new AuthCache();
-    cache.set('k', token());
+    cache.set('k', token(), cache.ticket());
     assert.equal(cache.get('k'), undefined);
   });
 
   it('serves a stored token while live and forgets everything when the channel drops', () => {
     const cache = new AuthCache();
     cache.setLive(true);
-    cache.set('k', token());
+    cache.set('k', token(), cache.ticket());
     assert.equal(cache.get('k')?.tokenId, 'token');
     cache.setLive(false);
     cache.setLive(true);
@@ -30,15 +30,26 @@ describe('AuthCache', () => {
   it('never serves a token past its expiry', () => {
     const cache = new AuthCache();
     cache.setLive(true);
-    cache.set('k', token(new Date(Date.now() - 1)));
+    cache.set('k', token(new Date(Date.now() - 1)), cache.ticket());
     assert.equal(cache.get('k'), undefined);
+  });
+
+  it('does not store a lookup that started before an invalidation', () => {
+    const cache = new AuthCache();
+    cache.setLive(true);
+    const ticket = cache.ticket();
+    cache.clear();
+    cache.set('k', token(), ticket);
+    assert.equal(cache.get('k'), undefined);
+    cache.set('k', token(), cache.ticket());
+    assert.equal(cache.get('k')?.tokenId, 'token');
   });
 
   it('forgets everything on clear', () => {
     const cache = new AuthCache();
     cache.setLive(true);
-    cache.set('a', token());
-    cache.set('b', token());
+    cache.set('a', token(), cache.ticket());
+    cache.set('b', token(), cache.ticket());
     cache.clear();
     assert.equal(cache.get('a'), undefined);
     assert.equal(cache.get('b'), undefined);
