@@ -13,6 +13,7 @@ import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
 import type { AuthCache } from './http/auth-cache.js';
+import { FailedAuthLimiter } from './http/auth-failures.js';
 import { handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -86,6 +87,11 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
   });
 
   const cursorSecret = lazyCursorSecret(db);
+  const organizationAuth = {
+    db,
+    cache: authCache,
+    failures: config.rateLimitPerMinute > 0 ? new FailedAuthLimiter(config.rateLimitPerMinute) : null,
+  };
   for (const schema of [
     ProblemSchema,
     ExternalRefSchema,
@@ -130,10 +136,10 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
   if (config.adminToken !== null) {
     await app.register(adminRoutes, { prefix: '/api/v1/admin', db, adminToken: config.adminToken, authCache });
   }
-  await app.register(settingsRoutes, { prefix: '/api/v1/organization', db, authCache });
+  await app.register(settingsRoutes, { prefix: '/api/v1/organization', db, authCache, organizationAuth });
   await app.register(
     async (network) => {
-      useOrganizationAuth(network, db, authCache);
+      useOrganizationAuth(network, organizationAuth);
       await network.register(contactRoutes, { db, cursorSecret });
       await network.register(contactMatchRoutes, { db });
       await network.register(companyRoutes, { db, cursorSecret });

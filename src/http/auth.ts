@@ -6,6 +6,7 @@ import { bearerToken, hashToken } from '../organizations/api-token.js';
 import { findActiveTokenByHash } from '../organizations/organization.repository.js';
 import type { Scope } from '../organizations/organization.schemas.js';
 import type { AuthCache } from './auth-cache.js';
+import type { FailedAuthLimiter } from './auth-failures.js';
 import { AppError } from './problem.js';
 
 export interface AuthContext {
@@ -47,18 +48,40 @@ export function requireScope(auth: AuthContext, scope: Scope): void {
 }
 
 /** Authenticates organization tokens for every route registered inside `app` (an encapsulated plugin). */
-export function useOrganizationAuth(app: FastifyInstance, db: Db, cache: AuthCache | null = null): void {
+export interface OrganizationAuthOptions {
+  db: Db;
+  cache: AuthCache | null;
+  /** Null when rate limiting is off. */
+  failures: FailedAuthLimiter | null;
+}
+
+function tooManyFailures(retryAfterSeconds: number): AppError {
+  return new AppError(
+    'rate-limited',
+    `Too many failed authentications from your address; retry in ${retryAfterSeconds} s.`,
+    {},
+    { 'retry-after': String(retryAfterSeconds) },
+  );
+}
+
+export function useOrganizationAuth(app: FastifyInstance, { db, cache, failures }: OrganizationAuthOptions): void {
   app.addHook('onRequest', async (request: FastifyRequest) => {
+    const refuse = () => {
+      failures?.record(request.ip);
+      return unauthorized();
+    };
     const token = bearerToken(request.headers.authorization);
-    if (token === null) throw unauthorized();
+    if (token === null) throw refuse();
     const hash = hashToken(token);
     const key = hash.toString('hex');
     let found = cache?.get(key);
     if (found === undefined) {
+      const wait = failures?.blockedFor(request.ip) ?? 0;
+      if (wait > 0) throw tooManyFailures(wait);
       const ticket = cache?.ticket() ?? 0;
       const row = await findActiveTokenByHash(db, hash);
       // The index lookup already matched; the constant-time comparison keeps the final check free of timing signal.
-      if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw unauthorized();
+      if (row === undefined || !timingSafeEqual(row.tokenHash, hash)) throw refuse();
       found = {
         organizationId: row.organizationId,
         tokenId: row.tokenId,

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
-import { type AuthContext, useOrganizationAuth } from '../http/auth.js';
+import { type AuthContext, type OrganizationAuthOptions, useOrganizationAuth } from '../http/auth.js';
 import type { AuthCache } from '../http/auth-cache.js';
 import { problemResponses } from '../http/schemas.js';
 import { OrganizationSettingsPatchSchema } from './organization.schemas.js';
@@ -11,11 +11,12 @@ const tags = ['Organization'];
 const security = [{ bearerAuth: [] }];
 
 /** The token's own organization: read its settings with any token, change them with `settings.write`. */
-export const settingsRoutes: FastifyPluginAsyncTypebox<{ db: Db; authCache: AuthCache | null }> = async (
-  app,
-  { db, authCache },
-) => {
-  useOrganizationAuth(app, db, authCache);
+export const settingsRoutes: FastifyPluginAsyncTypebox<{
+  db: Db;
+  authCache: AuthCache | null;
+  organizationAuth: OrganizationAuthOptions;
+}> = async (app, { db, authCache, organizationAuth }) => {
+  useOrganizationAuth(app, organizationAuth);
 
   app.get(
     '/settings',
