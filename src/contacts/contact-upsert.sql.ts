@@ -1,6 +1,6 @@
 /**
- * The external-reference upsert in one statement, for the common sync call: no If-Match, no company
- * connections, no dry run. It updates the live contact the reference names (PATCH semantics, and only
+ * The external-reference upsert, and PATCH /contacts/{id}, in one statement for the common call: no
+ * company connections or references to assign, no dry run. It updates the live contact the reference names (PATCH semantics, and only
  * when something changes) or, when the reference is unknown, creates the contact and the reference.
  * One statement is one implicit transaction and one round trip, where the general path takes five.
  *
@@ -11,8 +11,10 @@
  * answers precisely. The semantics are those of contact.model.ts (applyChanges, sameState,
  * hasIdentifier); the upsert tests run through this statement and hold both to the same results.
  *
- * Parameters: $1 organization, $2 namespace, $3 external id, $4 changes (jsonb, present keys only,
- * already normalized), $5 email key of changes.email, $6 change origin, $7 whether it may create.
+ * Parameters: $1 organization, $2 namespace (or contact id), $3 external id, $4 changes (jsonb,
+ * present keys only, already normalized), $5 email key of changes.email, $6 change origin, $7
+ * whether it may create, $8 If-Match's opaque tags. A stale If-Match also answers no row; the
+ * general path then says 412.
  */
 
 interface Field {
@@ -61,13 +63,56 @@ const fromEmpty = (field: Field) =>
         ? `coalesce(CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END, '[]'::jsonb)`
         : `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END`;
 
-export function fastUpsertSql(companies: string): string {
-  return `
-WITH target AS (
-  SELECT c.id
+/**
+ * The contact's current ETag, computed as contact.mapper.ts's contactEtag does: SHA-256 over the id,
+ * the version and the live connected companies' `id:version`, joined by U+001F, base64url, 22
+ * characters. Used to honour If-Match inside the statement.
+ */
+export const CONTACT_ETAG_SQL = `'"' || left(translate(encode(sha256(convert_to(
+    contacts.id::text || chr(31) || contacts.version::text || coalesce(chr(31) || (
+      SELECT string_agg(co.id::text || ':' || co.version::text, chr(31) ORDER BY conn.n)
+      FROM jsonb_array_elements(contacts.connections) WITH ORDINALITY AS conn(value, n)
+      JOIN companies co
+        ON co.organization_id = contacts.organization_id
+       AND co.id = (conn.value ->> 'companyId')::uuid
+       AND co.deleted_at IS NULL
+    ), ''), 'UTF8')), 'base64'), '+/', '-_'), 22) || '"'`;
+
+// $8: the opaque tags of If-Match (W/ removed), or null without If-Match.
+const IF_MATCH = `($8::text[] IS NULL OR '*' = ANY($8::text[]) OR ${CONTACT_ETAG_SQL} = ANY($8::text[]))`;
+
+/**
+ * Targets: by external reference ($2 namespace, $3 id; may create the contact) or by contact id
+ * ($2 id; $3 and $7 are unused and passed as null/false).
+ */
+export function fastWriteSql(target: 'ref' | 'id', companies: string): string {
+  const targetSql =
+    target === 'ref'
+      ? `SELECT c.id
   FROM contact_external_refs r
   JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
-  WHERE r.organization_id = $1::uuid AND r.namespace = $2::text AND r.external_id = $3::text
+  WHERE r.organization_id = $1::uuid AND r.namespace = $2::text AND r.external_id = $3::text`
+      : `SELECT c.id FROM contacts c
+  WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $7::boolean`;
+  const create =
+    target === 'ref'
+      ? `,
+inserted AS (
+  INSERT INTO contacts (organization_id, ${FIELDS.map((field) => field.column).join(', ')}, external_refs, change_origin)
+  SELECT $1::uuid, ${FIELDS.map(fromEmpty).join(', ')},
+         jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
+  WHERE $7::boolean AND $8::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM target)
+    AND coalesce($4::jsonb->>'firstName', $4::jsonb->>'lastName', $4::jsonb->>'email', $4::jsonb->>'phone') IS NOT NULL
+  RETURNING contacts.*, ${companies}
+),
+inserted_ref AS (
+  INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
+  SELECT $1, $2, $3, id FROM inserted
+)`
+      : '';
+  return `
+WITH target AS (
+  ${targetSql}
 ),
 updated AS (
   UPDATE contacts SET
@@ -80,25 +125,12 @@ updated AS (
   WHERE contacts.organization_id = $1
     AND contacts.id = (SELECT id FROM target)
     AND contacts.deleted_at IS NULL
+    AND ${IF_MATCH}
     AND ${identifier('contacts')}
     AND ${changed('contacts')}
   RETURNING contacts.*, ${companies}
-),
-inserted AS (
-  INSERT INTO contacts (organization_id, ${FIELDS.map((field) => field.column).join(', ')}, external_refs, change_origin)
-  SELECT $1::uuid, ${FIELDS.map(fromEmpty).join(', ')},
-         jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
-  WHERE $7::boolean AND NOT EXISTS (SELECT 1 FROM target)
-    AND coalesce($4::jsonb->>'firstName', $4::jsonb->>'lastName', $4::jsonb->>'email', $4::jsonb->>'phone') IS NOT NULL
-  RETURNING contacts.*, ${companies}
-),
-inserted_ref AS (
-  INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
-  SELECT $1, $2, $3, id FROM inserted
-)
-SELECT 'updated' AS outcome, * FROM updated
-UNION ALL
-SELECT 'created' AS outcome, * FROM inserted
+)${create}
+SELECT 'updated' AS outcome, * FROM updated${target === 'ref' ? "\nUNION ALL\nSELECT 'created' AS outcome, * FROM inserted" : ''}
 UNION ALL
 SELECT 'unchanged' AS outcome, contacts.*, ${companies}
 FROM contacts
@@ -106,6 +138,7 @@ WHERE contacts.organization_id = $1
   AND contacts.id = (SELECT id FROM target)
   AND contacts.deleted_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM updated)
+  AND ${IF_MATCH}
   AND ${identifier('contacts')}
   AND NOT ${changed('contacts')}`;
 }

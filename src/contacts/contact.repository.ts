@@ -3,7 +3,7 @@ import { prepared, registerPrepared } from '../db/prepared.js';
 import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
 import type { ContactChanges, ContactState } from './contact.model.js';
-import { fastUpsertSql } from './contact-upsert.sql.js';
+import { fastWriteSql } from './contact-upsert.sql.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -36,29 +36,43 @@ const COMPANIES = `CASE WHEN contacts.connections = '[]'::jsonb THEN '[]'::jsonb
 ) END`;
 const companies = sql<CompanyLink[]>`${sql.raw(COMPANIES)}`.as('companies');
 
-// Built once: the statement text never changes, only its parameters.
-const FAST_UPSERT_SQL = registerPrepared(fastUpsertSql(`${COMPANIES} AS companies`));
+// Built once: the statement texts never change, only their parameters.
+const FAST_WRITE_SQL = {
+  ref: registerPrepared(fastWriteSql('ref', `${COMPANIES} AS companies`)),
+  id: registerPrepared(fastWriteSql('id', `${COMPANIES} AS companies`)),
+};
 
-export type FastUpsertOutcome = 'created' | 'updated' | 'unchanged';
+export type FastWriteOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface FastWrite {
+  changes: ContactChanges;
+  emailKey: string | null;
+  origin: string;
+  /** If-Match's tags without their W/ prefix; null without If-Match. */
+  ifMatch: string[] | null;
+}
 
 /** See contact-upsert.sql.ts; undefined when the general path must decide. */
-export async function fastUpsertByExternalRef(
+export async function fastWrite(
   db: Executor,
   organizationId: string,
-  ref: ExternalRefJson,
-  changes: ContactChanges,
-  emailKey: string | null,
-  options: { origin: string; mayCreate: boolean },
-): Promise<{ outcome: FastUpsertOutcome; row: ContactRow } | undefined> {
-  const result = await db.executeQuery<ContactRow & { outcome: FastUpsertOutcome }>(
-    CompiledQuery.raw(FAST_UPSERT_SQL, [
+  target: { ref: ExternalRefJson; mayCreate: boolean } | { contactId: string },
+  write: FastWrite,
+): Promise<{ outcome: FastWriteOutcome; row: ContactRow } | undefined> {
+  const [sqlText, key, externalId, mayCreate] =
+    'ref' in target
+      ? [FAST_WRITE_SQL.ref, target.ref.namespace, target.ref.id, target.mayCreate]
+      : [FAST_WRITE_SQL.id, target.contactId, null, false];
+  const result = await db.executeQuery<ContactRow & { outcome: FastWriteOutcome }>(
+    CompiledQuery.raw(sqlText, [
       organizationId,
-      ref.namespace,
-      ref.id,
-      JSON.stringify(changes),
-      emailKey,
-      options.origin,
-      options.mayCreate,
+      key,
+      externalId,
+      JSON.stringify(write.changes),
+      write.emailKey,
+      write.origin,
+      mayCreate,
+      write.ifMatch,
     ]),
   );
   const first = result.rows[0];

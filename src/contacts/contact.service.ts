@@ -250,6 +250,8 @@ export async function updateContact(
   const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
   const changes = prepareChanges(input, context.settings);
   const { organizationId } = context;
+  const fast = await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
+  if (fast !== undefined) return fast.row;
   return withEmailConflictDetails(db, organizationId, () =>
     inTransaction(db, async (trx) => {
       await beginWrite(trx, organizationId, changes);
@@ -277,30 +279,28 @@ export async function deleteContact(
 }
 
 /**
- * The one-statement path for the common sync call (contact-upsert.sql.ts). Undefined sends the
- * request down the general path: also when a unique index refused the write, since that may be a
- * concurrent create of the same reference, which the general path turns into an update.
+ * The one-statement path for the common call (contact-upsert.sql.ts), when the changes are all of
+ * kinds it handles. Undefined sends the request down the general path: also when a unique index
+ * refused the write, since that may be a concurrent create of the same reference, which the general
+ * path turns into an update (or it is a real conflict, which the general path reports in detail).
  */
-async function fastUpsert(
+async function tryFastWrite(
   db: Db,
   organizationId: string,
-  ref: ExternalRefJson,
+  target: Parameters<typeof repository.fastWrite>[2],
   changes: ContactChanges,
-  options: { origin: string; mayCreate: boolean },
-): Promise<WriteResult | undefined> {
+  origin: string,
+  ifMatch: string[] | null,
+) {
+  if (!Object.keys(changes).every((key) => FAST_UPSERT_KEYS.has(key))) return undefined;
   try {
-    const result = await repository.fastUpsertByExternalRef(
-      db,
-      organizationId,
-      ref,
+    return await repository.fastWrite(db, organizationId, target, {
       changes,
-      changes.email ? emailKey(changes.email) : null,
-      options,
-    );
-    if (result === undefined) return undefined;
-    return result.outcome === 'created'
-      ? { row: result.row, action: 'created', matchedBy: 'none' }
-      : { row: result.row, action: 'updated', matchedBy: 'external_ref' };
+      emailKey: changes.email ? emailKey(changes.email) : null,
+      origin,
+      // Weak comparison: the statement compares opaque tags.
+      ifMatch: ifMatch?.map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag)) ?? null,
+    });
   } catch (error) {
     if (isPostgresError(error) && error.code === SqlState.uniqueViolation) return undefined;
     throw error;
@@ -324,12 +324,14 @@ export async function upsertByExternalRef(
   const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
-  if (!options.validateOnly && ifMatch === null && Object.keys(changes).every((key) => FAST_UPSERT_KEYS.has(key))) {
-    const fast = await fastUpsert(db, organizationId, ref, changes, {
-      origin,
-      mayCreate: !options.matchEmail && !options.updateOnly,
-    });
-    if (fast !== undefined) return fast;
+  if (!options.validateOnly) {
+    const mayCreate = !options.matchEmail && !options.updateOnly;
+    const fast = await tryFastWrite(db, organizationId, { ref, mayCreate }, changes, origin, ifMatch);
+    if (fast !== undefined) {
+      return fast.outcome === 'created'
+        ? { row: fast.row, action: 'created', matchedBy: 'none' }
+        : { row: fast.row, action: 'updated', matchedBy: 'external_ref' };
+    }
   }
 
   return withEmailConflictDetails(db, organizationId, () =>
