@@ -1,4 +1,5 @@
 import type { Transaction } from 'kysely';
+import { normalizeExternalRefs } from '../contacts/contact.model.js';
 import type { Db } from '../db/database.js';
 import { COMPANY_REFS, findExternalRefOwner, replaceExternalRefs } from '../db/external-refs.js';
 import { lockKey, lockKeys } from '../db/locks.js';
@@ -24,15 +25,7 @@ function notFound(companyId: string): AppError {
 
 function normalizeRefs(refs: ReadonlyArray<ExternalRefJson>): ExternalRefJson[] {
   const errors: FieldErrors = {};
-  const seen = new Map<string, number>();
-  const normalized = refs.map((ref, index) => {
-    const value = { namespace: ref.namespace.toLowerCase(), id: ref.id };
-    const key = `${value.namespace}\u0000${value.id}`;
-    const first = seen.get(key);
-    if (first !== undefined) errors[`externalRefs[${index}]`] = [`duplicates externalRefs[${first}]`];
-    else seen.set(key, index);
-    return value;
-  });
+  const normalized = normalizeExternalRefs(refs, 'externalRefs', errors);
   if (Object.keys(errors).length > 0) throw AppError.validation(errors);
   return normalized;
 }

@@ -1,9 +1,10 @@
 import type { Db } from '../db/database.js';
+import { refKey } from '../db/external-refs.js';
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { ExternalRefJson } from '../db/schema.js';
 import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
 import { contactState } from './contact.mapper.js';
-import { applyChanges, type ContactChanges, EMPTY_CONTACT, refKey } from './contact.model.js';
+import { applyChanges, type ContactChanges, EMPTY_CONTACT } from './contact.model.js';
 import type { ContactRow } from './contact.repository.js';
 import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';

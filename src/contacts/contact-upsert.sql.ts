@@ -43,7 +43,7 @@ const FIELDS: Field[] = [
 ];
 
 /** Keys the statement handles; anything else in the changes sends the call down the general path. */
-export const FAST_UPSERT_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) => field.key));
+export const FAST_WRITE_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) => field.key));
 
 const next = (field: Field, row: string) =>
   `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} ELSE ${row}.${field.column} END`;

@@ -1,3 +1,4 @@
+import { refKey } from '../db/external-refs.js';
 import type { ConnectionJson, EmailJson, ExternalRefJson, PhoneJson } from '../db/schema.js';
 import type { FieldErrors } from '../http/problem.js';
 import type { ContactInput } from './contact.schemas.js';
@@ -116,7 +117,7 @@ export function normalizeExternalRefs(refs: ReadonlyArray<ExternalRefJson>, fiel
   const seen = new Map<string, number>();
   return refs.map((ref, index) => {
     const normalized = { namespace: ref.namespace.toLowerCase(), id: ref.id };
-    const key = `${normalized.namespace}\u0000${normalized.id}`;
+    const key = refKey(normalized);
     const first = seen.get(key);
     if (first !== undefined) addError(errors, `${field}[${index}]`, `duplicates ${field}[${first}]`);
     else seen.set(key, index);
@@ -179,8 +180,4 @@ const FIELDS = Object.keys(EMPTY_CONTACT) as Array<keyof ContactState>;
 
 export function sameState(a: ContactState, b: ContactState): boolean {
   return FIELDS.every((field) => JSON.stringify(a[field]) === JSON.stringify(b[field]));
-}
-
-export function refKey(ref: ExternalRefJson): string {
-  return `${ref.namespace}\u0000${ref.id}`;
 }

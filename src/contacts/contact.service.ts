@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Db } from '../db/database.js';
-import { CONTACT_REFS, findExternalRefOwner, replaceExternalRefs } from '../db/external-refs.js';
+import { CONTACT_REFS, findExternalRefOwner, refKey, replaceExternalRefs } from '../db/external-refs.js';
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
 import { isPostgresError, SqlState } from '../db/sqlstate.js';
@@ -18,13 +18,12 @@ import {
   hasIdentifier,
   MISSING_IDENTIFIER,
   normalizeInput,
-  refKey,
   sameState,
 } from './contact.model.js';
 import type { ContactRow } from './contact.repository.js';
 import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';
-import { FAST_UPSERT_KEYS } from './contact-upsert.sql.js';
+import { FAST_WRITE_KEYS } from './contact-upsert.sql.js';
 import { emailKey } from './email.js';
 
 export interface OrganizationContext {
@@ -292,7 +291,7 @@ async function tryFastWrite(
   origin: string,
   ifMatch: string[] | null,
 ) {
-  if (!Object.keys(changes).every((key) => FAST_UPSERT_KEYS.has(key))) return undefined;
+  if (!Object.keys(changes).every((key) => FAST_WRITE_KEYS.has(key))) return undefined;
   try {
     return await repository.fastWrite(db, organizationId, target, {
       changes,

@@ -9,7 +9,8 @@ export type ExternalRefTable =
 export const CONTACT_REFS: ExternalRefTable = { table: 'contact_external_refs', owner: 'contact_id' };
 export const COMPANY_REFS: ExternalRefTable = { table: 'company_external_refs', owner: 'company_id' };
 
-const key = (ref: ExternalRefJson) => `${ref.namespace}\u0000${ref.id}`;
+/** Identity of a reference: namespace (already lower-cased) and id. */
+export const refKey = (ref: ExternalRefJson) => `${ref.namespace}\u0000${ref.id}`;
 
 /**
  * Makes the table's rows for one owner match `refs`. Returns the references another owner already
@@ -23,10 +24,10 @@ export async function replaceExternalRefs(
   previous: readonly ExternalRefJson[],
   refs: readonly ExternalRefJson[],
 ): Promise<ExternalRefJson[]> {
-  const wanted = new Set(refs.map(key));
-  const had = new Set(previous.map(key));
-  const removed = previous.filter((ref) => !wanted.has(key(ref)));
-  const added = refs.filter((ref) => !had.has(key(ref)));
+  const wanted = new Set(refs.map(refKey));
+  const had = new Set(previous.map(refKey));
+  const removed = previous.filter((ref) => !wanted.has(refKey(ref)));
+  const added = refs.filter((ref) => !had.has(refKey(ref)));
   const table = sql.table(target.table);
   const owner = sql.ref(target.owner);
   if (removed.length > 0) {
@@ -46,8 +47,8 @@ export async function replaceExternalRefs(
     ON CONFLICT DO NOTHING
     RETURNING namespace, external_id
   `.execute(trx);
-  const insertedKeys = new Set(inserted.rows.map((row) => `${row.namespace}\u0000${row.external_id}`));
-  return added.filter((ref) => !insertedKeys.has(key(ref)));
+  const insertedKeys = new Set(inserted.rows.map((row) => refKey({ namespace: row.namespace, id: row.external_id })));
+  return added.filter((ref) => !insertedKeys.has(refKey(ref)));
 }
 
 export async function findExternalRefOwner(
