@@ -16,6 +16,7 @@ import {
   type OrganizationContext,
   prepareChanges,
   refLock,
+  tryFastWrite,
   type WriteResult,
   withEmailConflictDetails,
 } from './contact.service.js';
@@ -56,6 +57,17 @@ export async function upsertByMatch(
     ...(phone ? [lockKey('contact-phone', organizationId, phone)] : []),
   ];
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
+
+  // The common call, an update of a contact that already exists, needs none of the locks below: one
+  // statement finds the match and updates it under its row lock. A miss, a create and anything the
+  // statement cannot decide alone go down the general path.
+  if (!options.validateOnly && (email !== null || phone !== null)) {
+    const match = { emailKey: email, phone, phoneFirst: fields[0] === 'phone' };
+    const fast = await tryFastWrite(db, organizationId, { match }, changes, 'api', null);
+    if (fast?.matchedBy) {
+      return { row: fast.row, action: 'updated', matchedBy: fast.matchedBy, ambiguousContactId: fast.otherContactId };
+    }
+  }
 
   return withEmailConflictDetails(db, organizationId, () =>
     run(db, async (trx): Promise<MatchUpsertResult> => {

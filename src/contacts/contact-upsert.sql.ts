@@ -15,6 +15,11 @@
  * present keys only, already normalized), $5 email key of changes.email, $6 change origin, $7
  * whether it may create, $8 If-Match's opaque tags. A stale If-Match also answers no row; the
  * general path then says 412.
+ *
+ * The match target (POST /contacts/upsert) finds the contact by email or phone instead, and only
+ * updates: $2 is the email key to match and $3 the phone (each null when the organization does not
+ * match on it), $7 says phone comes before email. A miss answers no row, because creating needs the
+ * general path's locks: phone has no unique index to stop two concurrent creates.
  */
 
 interface Field {
@@ -81,19 +86,46 @@ export const CONTACT_ETAG_SQL = `'"' || left(translate(encode(sha256(convert_to(
 // $8: the opaque tags of If-Match (W/ removed), or null without If-Match.
 const IF_MATCH = `($8::text[] IS NULL OR '*' = ANY($8::text[]) OR ${CONTACT_ETAG_SQL} = ANY($8::text[]))`;
 
+// The match target: the live contact with the email and the oldest live contact with the phone
+// (as the general path picks them), the winner by priority, and the other one when they differ.
+const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
+    SELECT CASE WHEN $7::boolean THEN coalesce(by_phone, by_email) ELSE coalesce(by_email, by_phone) END AS id,
+           CASE WHEN by_email IS NULL AND by_phone IS NULL THEN NULL
+                WHEN by_phone IS NOT NULL AND ($7::boolean OR by_email IS NULL) THEN 'phone'
+                ELSE 'email' END AS matched_by,
+           CASE WHEN by_email <> by_phone THEN CASE WHEN $7::boolean THEN by_email ELSE by_phone END END AS other_id
+    FROM (SELECT
+      (SELECT c.id FROM contacts c
+        WHERE c.organization_id = $1::uuid AND c.email_key = $2::text AND c.deleted_at IS NULL) AS by_email,
+      (SELECT c.id FROM contacts c
+        WHERE c.organization_id = $1::uuid AND c.phone = $3::text AND c.deleted_at IS NULL
+        ORDER BY c.created_at, c.id LIMIT 1) AS by_phone
+    ) found
+  ) decided
+  WHERE id IS NOT NULL`;
+
+// Under READ COMMITTED, a row changed since the statement's snapshot is re-checked against the
+// UPDATE's own conditions only; this one makes sure the winner still carries what matched it.
+const STILL_MATCHES = `AND CASE (SELECT matched_by FROM target)
+      WHEN 'email' THEN contacts.email_key = $2::text
+      ELSE contacts.phone = $3::text END`;
+
 /**
- * Targets: by external reference ($2 namespace, $3 id; may create the contact) or by contact id
- * ($2 id; $3 and $7 are unused and passed as null/false).
+ * Targets: by external reference ($2 namespace, $3 id; may create the contact), by contact id
+ * ($2 id; $3 and $7 are unused and passed as null/false) or by email/phone match (see above).
  */
-export function fastWriteSql(target: 'ref' | 'id', companies: string): string {
+export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string): string {
   const targetSql =
     target === 'ref'
-      ? `SELECT c.id
+      ? `SELECT c.id, NULL::text AS matched_by, NULL::uuid AS other_id
   FROM contact_external_refs r
   JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
   WHERE r.organization_id = $1::uuid AND r.namespace = $2::text AND r.external_id = $3::text`
-      : `SELECT c.id FROM contacts c
-  WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $7::boolean`;
+      : target === 'id'
+        ? `SELECT c.id, NULL::text AS matched_by, NULL::uuid AS other_id FROM contacts c
+  WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $7::boolean`
+        : MATCH_TARGET;
+  const stillMatches = target === 'match' ? STILL_MATCHES : '';
   const create =
     target === 'ref'
       ? `,
@@ -103,7 +135,7 @@ inserted AS (
          jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
   WHERE $7::boolean AND $8::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM target)
     AND coalesce($4::jsonb->>'firstName', $4::jsonb->>'lastName', $4::jsonb->>'email', $4::jsonb->>'phone') IS NOT NULL
-  RETURNING contacts.*, ${companies}
+  RETURNING contacts.*, ${companies}, NULL::text AS matched_by, NULL::uuid AS other_id
 ),
 inserted_ref AS (
   INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
@@ -128,17 +160,19 @@ updated AS (
     AND ${IF_MATCH}
     AND ${identifier('contacts')}
     AND ${changed('contacts')}
+    ${stillMatches}
   RETURNING contacts.*, ${companies}
 )${create}
-SELECT 'updated' AS outcome, * FROM updated${target === 'ref' ? "\nUNION ALL\nSELECT 'created' AS outcome, * FROM inserted" : ''}
+SELECT 'updated' AS outcome, updated.*, target.matched_by, target.other_id FROM updated, target${target === 'ref' ? "\nUNION ALL\nSELECT 'created' AS outcome, * FROM inserted" : ''}
 UNION ALL
-SELECT 'unchanged' AS outcome, contacts.*, ${companies}
-FROM contacts
+SELECT 'unchanged' AS outcome, contacts.*, ${companies}, target.matched_by, target.other_id
+FROM contacts, target
 WHERE contacts.organization_id = $1
   AND contacts.id = (SELECT id FROM target)
   AND contacts.deleted_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM updated)
   AND ${IF_MATCH}
   AND ${identifier('contacts')}
-  AND NOT ${changed('contacts')}`;
+  AND NOT ${changed('contacts')}
+  ${stillMatches}`;
 }

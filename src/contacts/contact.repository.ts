@@ -40,6 +40,7 @@ const companies = sql<CompanyLink[]>`${sql.raw(COMPANIES)}`.as('companies');
 const FAST_WRITE_SQL = {
   ref: registerPrepared(fastWriteSql('ref', `${COMPANIES} AS companies`)),
   id: registerPrepared(fastWriteSql('id', `${COMPANIES} AS companies`)),
+  match: registerPrepared(fastWriteSql('match', `${COMPANIES} AS companies`)),
 };
 
 export type FastWriteOutcome = 'created' | 'updated' | 'unchanged';
@@ -52,33 +53,59 @@ export interface FastWrite {
   ifMatch: string[] | null;
 }
 
+/** What an email/phone upsert matches on: null where the organization does not match on it. */
+export interface MatchKeys {
+  emailKey: string | null;
+  phone: string | null;
+  phoneFirst: boolean;
+}
+
+export type FastWriteTarget =
+  | { ref: ExternalRefJson; mayCreate: boolean }
+  | { contactId: string }
+  | { match: MatchKeys };
+
+export interface FastWriteResult {
+  outcome: FastWriteOutcome;
+  row: ContactRow;
+  /** For a match target: the field that found the contact, and another contact the other field found. */
+  matchedBy: 'email' | 'phone' | null;
+  otherContactId: string | null;
+}
+
+function fastWriteParameters(target: FastWriteTarget): [string, string | null, string | null, boolean] {
+  if ('ref' in target) return [FAST_WRITE_SQL.ref, target.ref.namespace, target.ref.id, target.mayCreate];
+  if ('contactId' in target) return [FAST_WRITE_SQL.id, target.contactId, null, false];
+  const { emailKey, phone, phoneFirst } = target.match;
+  return [FAST_WRITE_SQL.match, emailKey, phone, phoneFirst];
+}
+
 /** See contact-upsert.sql.ts; undefined when the general path must decide. */
 export async function fastWrite(
   db: Executor,
   organizationId: string,
-  target: { ref: ExternalRefJson; mayCreate: boolean } | { contactId: string },
+  target: FastWriteTarget,
   write: FastWrite,
-): Promise<{ outcome: FastWriteOutcome; row: ContactRow } | undefined> {
-  const [sqlText, key, externalId, mayCreate] =
-    'ref' in target
-      ? [FAST_WRITE_SQL.ref, target.ref.namespace, target.ref.id, target.mayCreate]
-      : [FAST_WRITE_SQL.id, target.contactId, null, false];
-  const result = await db.executeQuery<ContactRow & { outcome: FastWriteOutcome }>(
+): Promise<FastWriteResult | undefined> {
+  const [sqlText, key, value, flag] = fastWriteParameters(target);
+  const result = await db.executeQuery<
+    ContactRow & { outcome: FastWriteOutcome; matched_by: 'email' | 'phone' | null; other_id: string | null }
+  >(
     CompiledQuery.raw(sqlText, [
       organizationId,
       key,
-      externalId,
+      value,
       JSON.stringify(write.changes),
       write.emailKey,
       write.origin,
-      mayCreate,
+      flag,
       write.ifMatch,
     ]),
   );
   const first = result.rows[0];
   if (first === undefined) return undefined;
-  const { outcome, ...row } = first;
-  return { outcome, row: row as ContactRow };
+  const { outcome, matched_by, other_id, ...row } = first;
+  return { outcome, row: row as ContactRow, matchedBy: matched_by, otherContactId: other_id };
 }
 
 function stateColumns(state: ContactState, emailKey: string | null) {

@@ -283,7 +283,7 @@ export async function deleteContact(
  * refused the write, since that may be a concurrent create of the same reference, which the general
  * path turns into an update (or it is a real conflict, which the general path reports in detail).
  */
-async function tryFastWrite(
+export async function tryFastWrite(
   db: Db,
   organizationId: string,
   target: Parameters<typeof repository.fastWrite>[2],

@@ -144,6 +144,33 @@ function scenarios(label: string, clients: () => Send[]) {
       assert.equal(results.filter((r) => r.body.new === true).length, 1);
     });
 
+    it('never lets an email/phone upsert undo a concurrent change of the matched email', async () => {
+      const pick = roundRobin(clients());
+      const auth = await newTenant(pick(0));
+      for (let round = 0; round < 15; round += 1) {
+        const [before, moved] = [`before-${randomUUID()}@example.com`, `moved-${randomUUID()}@example.com`];
+        const created = await pick(0)('POST', '/api/v1/network/contacts', auth, { firstName: 'X', email: before });
+        assert.equal(created.status, 201);
+        const [patched, upserted] = await Promise.all([
+          pick(round)('PATCH', `/api/v1/network/contacts/${created.body.id}`, auth, { email: moved }),
+          pick(round + 1)('POST', '/api/v1/network/contacts/upsert', auth, { email: before, lastName: 'Matched' }),
+        ]);
+        assert.equal(patched.status, 200);
+        assert.ok(upserted.status === 200 || upserted.status === 201, `upsert answered ${upserted.status}`);
+        const stored = await pick(0)('GET', `/api/v1/network/contacts/${created.body.id}`, auth);
+        // Either order is fine, but the PATCH's email must survive: the upsert ran first (and
+        // updated the contact) or ran after (and, the email gone, created a new contact).
+        assert.equal(stored.body.email, moved);
+        if (upserted.status === 200) {
+          assert.equal(upserted.body.contact.id, created.body.id);
+          assert.equal(stored.body.lastName, 'Matched');
+        } else {
+          assert.notEqual(upserted.body.contact.id, created.body.id);
+          assert.equal(upserted.body.contact.email, before);
+        }
+      }
+    });
+
     it('never answers 5xx while upserts of overlapping references race with deletes and revivals', async () => {
       const pick = roundRobin(clients());
       const auth = await newTenant(pick(0));
