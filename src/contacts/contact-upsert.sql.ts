@@ -100,6 +100,8 @@ const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
       (SELECT c.id FROM contacts c
         WHERE c.organization_id = $1::uuid AND c.phone = $3::text AND c.deleted_at IS NULL
         ORDER BY c.created_at, c.id LIMIT 1) AS by_phone
+      -- OFFSET 0 keeps each lookup running once instead of once per reference above.
+      OFFSET 0
     ) found
   ) decided
   WHERE id IS NOT NULL`;
