@@ -58,9 +58,10 @@ export async function upsertByMatch(
   ];
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
-  // The common call, an update of a contact that already exists, needs none of the locks below: one
-  // statement finds the match and updates it under its row lock. A miss, a create and anything the
-  // statement cannot decide alone go down the general path.
+  // The common call updates a contact that already has the body's email and phone. That needs none
+  // of the locks below: one statement finds the match and updates it under its row lock. A miss, a
+  // create, a new email or phone for the match, and anything else the statement cannot decide alone
+  // go down the general path.
   if (!options.validateOnly && (email !== null || phone !== null)) {
     const match = { emailKey: email, phone, phoneFirst: fields[0] === 'phone' };
     const fast = await tryFastWrite(db, organizationId, { match }, changes, 'api', null);

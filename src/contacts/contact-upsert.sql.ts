@@ -17,9 +17,11 @@
  * general path then says 412.
  *
  * The match target (POST /contacts/upsert) finds the contact by email or phone instead, and only
- * updates: $2 is the email key to match and $3 the phone (each null when the organization does not
- * match on it), $7 says phone comes before email. A miss answers no row, because creating needs the
- * general path's locks: phone has no unique index to stop two concurrent creates.
+ * updates: $2 is the email key to match and $3 the phone (each null when the body does not set it or
+ * the organization does not match on it), $7 says phone comes before email. A miss answers no row,
+ * and so does a match that lacks one of the body's identifiers: creating a contact or giving one a
+ * new email or phone needs the general path's locks (phone has no unique index to stop two
+ * concurrent writers).
  */
 
 interface Field {
@@ -106,11 +108,14 @@ const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
   ) decided
   WHERE id IS NOT NULL`;
 
-// Under READ COMMITTED, a row changed since the statement's snapshot is re-checked against the
-// UPDATE's own conditions only; this one makes sure the winner still carries what matched it.
-const STILL_MATCHES = `AND CASE (SELECT matched_by FROM target)
-      WHEN 'email' THEN contacts.email_key = $2::text
-      ELSE contacts.phone = $3::text END`;
+// The statement only updates a contact that already carries every identifier the body matches on
+// ($2, $3), so it never gives a contact a new email or phone: that write needs the general path's
+// locks on the key, which make concurrent upserts of one email or phone take turns (otherwise one
+// could create a duplicate of the phone, or meet a 409 on an email that was free when it looked).
+// It is a condition of the UPDATE itself because, under READ COMMITTED, a row changed since the
+// statement's snapshot is re-checked against the UPDATE's own conditions only.
+const KEYS_IN_PLACE = `AND ($2::text IS NULL OR contacts.email_key = $2::text)
+    AND ($3::text IS NULL OR contacts.phone = $3::text)`;
 
 /**
  * Targets: by external reference ($2 namespace, $3 id; may create the contact), by contact id
@@ -127,7 +132,7 @@ export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string):
         ? `SELECT c.id, NULL::text AS matched_by, NULL::uuid AS other_id FROM contacts c
   WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $7::boolean`
         : MATCH_TARGET;
-  const stillMatches = target === 'match' ? STILL_MATCHES : '';
+  const keysInPlace = target === 'match' ? KEYS_IN_PLACE : '';
   const create =
     target === 'ref'
       ? `,
@@ -162,7 +167,7 @@ updated AS (
     AND ${IF_MATCH}
     AND ${identifier('contacts')}
     AND ${changed('contacts')}
-    ${stillMatches}
+    ${keysInPlace}
   RETURNING contacts.*, ${companies}
 )${create}
 SELECT 'updated' AS outcome, updated.*, target.matched_by, target.other_id FROM updated, target${target === 'ref' ? "\nUNION ALL\nSELECT 'created' AS outcome, * FROM inserted" : ''}
@@ -176,5 +181,5 @@ WHERE contacts.organization_id = $1
   AND ${IF_MATCH}
   AND ${identifier('contacts')}
   AND NOT ${changed('contacts')}
-  ${stillMatches}`;
+  ${keysInPlace}`;
 }
