@@ -70,7 +70,7 @@ export async function upsertByMatch(
     }
   }
 
-  return withEmailConflictDetails(db, organizationId, () =>
+  return withEmailConflictDetails(db, organizationId, email, () =>
     run(db, async (trx): Promise<MatchUpsertResult> => {
       await lockKeys(trx, locks);
       await checkConnections(trx, organizationId, changes);

@@ -151,10 +151,27 @@ async function writeState<T>(state: ContactState, write: () => Promise<T>): Prom
   }
 }
 
-/** The violation aborts the transaction, so the owner of the email is looked up afterwards. */
-export async function withEmailConflictDetails<T>(db: Db, organizationId: string, work: () => Promise<T>) {
+/**
+ * Turns a refused email into a 409 naming its owner (the violation aborts the transaction, so the
+ * owner is looked up afterwards).
+ *
+ * `matchedEmailKey`: the email a write matches by, looked up under its lock. Writers that do not
+ * match by email (a create, a PATCH, a reference upsert) take no such lock, so the email can arrive
+ * between the lookup and the write. One more attempt then sees the contact that took the email and
+ * matches it, as if the two requests had run one after the other; a real conflict (the email belongs
+ * to a contact the request does not update) answers the same 409 twice.
+ */
+export async function withEmailConflictDetails<T>(
+  db: Db,
+  organizationId: string,
+  matchedEmailKey: string | null,
+  work: () => Promise<T>,
+) {
   try {
-    return await work();
+    return await work().catch((error: unknown) => {
+      if (error instanceof EmailTaken && emailKey(error.email) === matchedEmailKey) return work();
+      throw error;
+    });
   } catch (error) {
     if (!(error instanceof EmailTaken)) throw error;
     const owner = await repository.findLiveContactByEmailKey(db, organizationId, emailKey(error.email));
@@ -212,7 +229,7 @@ async function beginWrite(trx: Trx, organizationId: string, changes: ContactChan
 export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
   const changes = prepareChanges(input, context.settings);
   const { organizationId } = context;
-  return withEmailConflictDetails(db, organizationId, () =>
+  return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
       await beginWrite(trx, organizationId, changes);
       return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
@@ -251,7 +268,7 @@ export async function updateContact(
   const { organizationId } = context;
   const fast = await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
   if (fast !== undefined) return fast.row;
-  return withEmailConflictDetails(db, organizationId, () =>
+  return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
       await beginWrite(trx, organizationId, changes);
       const current = await repository.findContactById(trx, organizationId, contactId, { lock: true });
@@ -333,7 +350,7 @@ export async function upsertByExternalRef(
     }
   }
 
-  return withEmailConflictDetails(db, organizationId, () =>
+  return withEmailConflictDetails(db, organizationId, matchKey, () =>
     run(db, async (trx): Promise<WriteResult> => {
       await lockKeys(trx, [refLock(organizationId, ref), ...(matchKey ? [emailLock(organizationId, matchKey)] : [])]);
       await checkConnections(trx, organizationId, changes);

@@ -139,6 +139,28 @@ describe('email/phone upserts racing on one email or phone', () => {
     assert.equal(second.headers['x-upsert-ambiguous-contact'], one);
   });
 
+  it('matches a contact created with the email while the upsert waited, instead of answering 409', async () => {
+    const org = await organization();
+    const email = `late-${randomUUID()}@example.com`;
+    const phone = randomPhone();
+    const three = await create(org, { firstName: 'Three', phone });
+
+    // The upsert finds no contact with the email, then waits for Three's row (matched by phone);
+    // meanwhile a plain create, which takes no email lock, gives the email to a new contact.
+    const [upserted, created] = await race(
+      [three],
+      () => upsert(org, { email, phone, lastName: 'Upserted' }),
+      () =>
+        request(t.app, { method: 'POST', url: CONTACTS, headers: org.headers, payload: { firstName: 'New', email } }),
+    );
+    assert.equal(created.statusCode, 201);
+    // As if the create had run first: the upsert finds the new contact by email.
+    assert.equal(upserted.statusCode, 200, upserted.body);
+    assert.equal(upserted.json().contact.id, created.json().id);
+    assert.equal(upserted.headers['x-upsert-matched-by'], 'email');
+    assert.equal(upserted.headers['x-upsert-ambiguous-contact'], three);
+  });
+
   it('reports the contact that just got the phone as ambiguous to a second upsert of that phone', async () => {
     const org = await organization();
     const [emailOfOne, emailOfTwo] = [`a-${randomUUID()}@example.com`, `b-${randomUUID()}@example.com`];
