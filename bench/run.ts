@@ -90,7 +90,7 @@ if (!databaseUrl) {
   embedded = await startEmbeddedPostgres({ dataDir: tempDir });
   databaseUrl = embedded.url;
 }
-const database = connectDatabase(databaseUrl, 4, 'contacts-api-bench');
+const database = connectDatabase(databaseUrl, { poolSize: 4, applicationName: 'contacts-api-bench' });
 const { db } = database;
 await migrateToLatest(db);
 const postgresVersion =

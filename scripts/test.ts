@@ -39,7 +39,7 @@ if (!url) {
 }
 
 // Migrate once up front so test files do not queue on the migration lock.
-const database = connectDatabase(url, 1);
+const database = connectDatabase(url, { poolSize: 1 });
 await migrateToLatest(database.db);
 await database.close();
 

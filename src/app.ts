@@ -14,8 +14,9 @@ import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
 import type { AuthCache } from './http/auth-cache.js';
 import { FailedAuthLimiter } from './http/auth-failures.js';
-import { handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
+import { handleClientError, handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
+import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpenApi } from './http/openapi.js';
 import { AppError } from './http/problem.js';
 import { problemTypeRoutes } from './http/problem.routes.js';
@@ -73,12 +74,15 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
     routerOptions: { maxParamLength: 1024 },
     // Malformed URLs and similar errors raised before routing still leave as problem+json.
     frameworkErrors: handleFrameworkError,
+    // Requests Node's parser refuses (408, 431, malformed HTTP) are answered as problem+json too.
+    clientErrorHandler: handleClientError,
     // server.ts closes idle connections on shutdown; requests arriving meanwhile are still answered.
     return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // Fastify accepts text/plain by default; this API takes JSON only, so anything else is a 415.
   app.removeContentTypeParser('text/plain');
+  registerJsonBodyParser(app);
 
   registerErrorHandling(app);
   app.decorateRequest('auth', null);

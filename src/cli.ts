@@ -40,7 +40,7 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
   let url = config.databaseUrl ?? runningEmbeddedPostgresUrl(config.dataDir);
   const embedded = url === null ? await startEmbeddedPostgres({ dataDir: config.dataDir }) : null;
   url ??= (embedded as NonNullable<typeof embedded>).url;
-  const database = connectDatabase(url, 2, 'contacts-api-cli');
+  const database = connectDatabase(url, { poolSize: 2, applicationName: 'contacts-api-cli' });
   try {
     await migrateToLatest(database.db);
     return await work(database.db);

@@ -10,6 +10,10 @@ export interface Config {
   /** Set: use that PostgreSQL server. Unset: the server runs an embedded PostgreSQL in `dataDir`. */
   readonly databaseUrl: string | null;
   readonly databasePoolSize: number;
+  /** Milliseconds a statement may run before it is cancelled (or, on a server that does not answer, abandoned). */
+  readonly databaseStatementTimeoutMs: number;
+  /** Milliseconds a request waits for a database connection before it is answered 503. */
+  readonly databaseCheckoutTimeoutMs: number;
   readonly dataDir: string;
   /** Unset disables the admin API entirely (it answers 404). */
   readonly adminToken: string | null;
@@ -92,6 +96,8 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     logLevel: logLevel as LogLevel,
     databaseUrl: databaseUrl(env),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
+    databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT', 10_000, 100, 3_600_000),
+    databaseCheckoutTimeoutMs: integer(env, 'DATABASE_CHECKOUT_TIMEOUT', 5_000, 100, 600_000),
     dataDir: path.resolve(cwd, read(env, 'DATA_DIR') ?? 'data'),
     adminToken,
     bodyLimitBytes: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),

@@ -38,7 +38,11 @@ async function main(): Promise<void> {
     databaseUrl = embedded.url;
   }
 
-  const database = connectDatabase(databaseUrl, config.databasePoolSize);
+  const database = connectDatabase(databaseUrl, {
+    poolSize: config.databasePoolSize,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+  });
   const authCache = new AuthCache();
   const authListener = listen(databaseUrl, AUTH_CHANGED_CHANNEL, {
     onNotify: () => authCache.clear(),

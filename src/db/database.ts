@@ -2,6 +2,8 @@ import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { preparedName } from './prepared.js';
 import type { Database } from './schema.js';
+import { isPostgresError } from './sqlstate.js';
+import { DatabaseUnavailableError } from './unavailable.js';
 
 export type Db = Kysely<Database>;
 
@@ -11,32 +13,101 @@ export interface DatabaseHandle {
   close(): Promise<void>;
 }
 
+export interface PoolOptions {
+  poolSize: number;
+  /** Longest a statement may run; PostgreSQL cancels it, and a server that does not answer at all loses the connection. */
+  statementTimeoutMs: number;
+  /** Longest a request waits for a connection (a free one from the pool, or a new one). */
+  checkoutTimeoutMs: number;
+  applicationName: string;
+}
+
+export const DEFAULT_POOL_OPTIONS: PoolOptions = {
+  poolSize: 10,
+  statementTimeoutMs: 10_000,
+  checkoutTimeoutMs: 5_000,
+  applicationName: 'contacts-api',
+};
+
 const INT8_OID = 20;
 
-/** Sends registered hot statements as named prepared statements; everything else as before. */
-class PreparingClient extends pg.Client {
-  // biome-ignore lint/suspicious/noExplicitAny: pg's query() is heavily overloaded; this only reroutes one form of it
+/**
+ * The pool's client. It sends registered hot statements as named prepared statements, and makes a
+ * connection fault a typed error instead of a crash or a 500:
+ * - pg emits `error` on a client whose connection dies. The pool listens only while a client is idle,
+ *   so a checked-out client without a listener of its own would throw it as an unhandled event and end
+ *   the process. The listener here only marks the client lost; the query in flight rejects by itself and
+ *   the pool discards the client when it is released (pg-pool drops clients that are not queryable).
+ * - PostgreSQL's statement_timeout needs a live server. A frozen or partitioned one never answers, so a
+ *   guard of our own destroys the socket when a statement outlives the same limit.
+ */
+class GuardedClient extends pg.Client {
+  static statementTimeoutMs = DEFAULT_POOL_OPTIONS.statementTimeoutMs;
+  #lost = false;
+  #timedOut = false;
+
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => {
+      this.#lost = true;
+    });
+    this.on('end', () => {
+      this.#lost = true;
+    });
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: pg's query() is heavily overloaded; this only wraps the promise form Kysely uses
   override query(config: any, values?: any, callback?: any): any {
-    if (typeof config === 'string' && Array.isArray(values)) {
-      const name = preparedName(config);
-      if (name !== undefined) return super.query({ name, text: config, values }, callback);
+    if (typeof config !== 'string' || !Array.isArray(values) || callback !== undefined) {
+      return super.query(config, values, callback);
     }
-    return super.query(config, values, callback);
+    const name = preparedName(config);
+    const pending: Promise<pg.QueryResult> =
+      name === undefined ? super.query(config, values) : super.query({ name, text: config, values });
+    const guard = setTimeout(() => {
+      this.#timedOut = true;
+      // Ends the connection: the pending query rejects, and the pool discards this client on release.
+      (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    }, GuardedClient.statementTimeoutMs);
+    return pending.then(
+      (result) => {
+        clearTimeout(guard);
+        return result;
+      },
+      (error: unknown) => {
+        clearTimeout(guard);
+        throw this.#classify(error);
+      },
+    );
+  }
+
+  /** Errors of PostgreSQL itself keep their SQLSTATE; a dead or hung connection becomes one typed error. */
+  #classify(error: unknown): unknown {
+    if (isPostgresError(error)) return error;
+    if (this.#timedOut) return new DatabaseUnavailableError('timeout', { cause: error });
+    const queryable = (this as unknown as { _queryable?: boolean })._queryable;
+    if (this.#lost || queryable === false) return new DatabaseUnavailableError('connection-lost', { cause: error });
+    return error;
   }
 }
 
-export function connectDatabase(url: string, poolSize: number, applicationName = 'contacts-api'): DatabaseHandle {
+export function connectDatabase(url: string, options: Partial<PoolOptions> = {}): DatabaseHandle {
+  const settings = { ...DEFAULT_POOL_OPTIONS, ...options };
+  // A subclass per pool, so that each pool's statement guard follows its own settings.
+  const Client = class extends GuardedClient {
+    static override statementTimeoutMs = settings.statementTimeoutMs;
+  };
   const pool = new pg.Pool({
-    Client: PreparingClient,
+    Client,
     connectionString: url,
-    max: poolSize,
-    application_name: applicationName,
-    connectionTimeoutMillis: 10_000,
+    max: settings.poolSize,
+    application_name: settings.applicationName,
+    connectionTimeoutMillis: settings.checkoutTimeoutMs,
     idleTimeoutMillis: 30_000,
-    // A runaway query or a request stuck inside a transaction must not pin a connection (and its
-    // row locks) forever; both limits sit well above any healthy request.
-    statement_timeout: 15_000,
-    idle_in_transaction_session_timeout: 30_000,
+    // A runaway query or a request stuck inside a transaction must not pin a connection (and its row
+    // locks): PostgreSQL cancels the statement (57014, answered 503) and keeps the connection.
+    statement_timeout: settings.statementTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(30_000, settings.statementTimeoutMs * 2),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         // Counts and sequence values fit in a double long before they matter to an API client.
@@ -45,9 +116,24 @@ export function connectDatabase(url: string, poolSize: number, applicationName =
           : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
-  // An idle connection that the server drops (restart, timeout) must not crash the process.
+  // An idle connection that the server drops (restart, timeout) must not crash the process; the pool
+  // removes it and opens a new one on demand.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Any failure to hand out a connection (refused, timed out, authentication, too many clients, starting
+  // up) means the database cannot serve this request now. pg-pool throws plain errors for some of these
+  // (its checkout timeout has no code), so the type is given here, where the cause is known, rather than
+  // guessed later from the message.
+  const guardedPool = {
+    connect: async () => {
+      try {
+        return await pool.connect();
+      } catch (error) {
+        throw new DatabaseUnavailableError('checkout', { cause: error });
+      }
+    },
+    end: () => pool.end(),
+  } as unknown as pg.Pool;
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool }) });
   return {
     db,
     pool,

@@ -9,6 +9,7 @@ export const SqlState = {
   lockNotAvailable: '55P03',
   queryCanceled: '57014',
   adminShutdown: '57P01',
+  crashShutdown: '57P02',
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
 } as const;

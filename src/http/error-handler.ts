@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError, toProblem } from './problem.js';
+import { AppError, type ProblemCode, problemRegistry, problemType, toProblem } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -33,4 +36,35 @@ export function registerErrorHandling(app: FastifyInstance): void {
 export function handleFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-request-id', request.id);
   void sendProblem(error, request, reply);
+}
+
+/** Errors Node's HTTP parser raises before a request exists, by their code. */
+const CLIENT_ERROR_PROBLEMS: Record<string, [ProblemCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: ['request-timeout', 'The request was not received completely in time.'],
+  HPE_HEADER_OVERFLOW: ['headers-too-large', 'The request line and headers are larger than this server accepts.'],
+};
+
+/**
+ * For Fastify's `clientErrorHandler` option: requests Node's parser refuses (a timeout, oversized
+ * headers, malformed HTTP) never reach Fastify's error handler. They are answered as problem+json
+ * here, written straight to the socket because there is no request object, and the socket is closed
+ * since the rest of its bytes cannot be trusted.
+ */
+export function handleClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, detail] = (
+    error.code !== undefined && Object.hasOwn(CLIENT_ERROR_PROBLEMS, error.code)
+      ? CLIENT_ERROR_PROBLEMS[error.code]
+      : ['malformed-request', 'The request is not valid HTTP/1.1.']
+  ) as [ProblemCode, string];
+  const { status, title } = problemRegistry[code];
+  const traceId = randomUUID();
+  const body = JSON.stringify({ type: problemType(code), title, status, detail, instance: '', traceId });
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${traceId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }

@@ -6,7 +6,7 @@ import { connectDatabase } from '../db/database.js';
 export async function openApiDocument(): Promise<unknown> {
   const config = { ...loadConfig({}), adminToken: 'documentation-only-admin-token', logLevel: 'silent' as const };
   // The pool connects lazily and nothing here queries, so no database is needed.
-  const database = connectDatabase('postgres://documentation@127.0.0.1:1/none', 1);
+  const database = connectDatabase('postgres://documentation@127.0.0.1:1/none', { poolSize: 1 });
   const app = await buildApp({ config, db: database.db });
   await app.ready();
   const document = app.swagger();

@@ -1,5 +1,6 @@
 import { uniqueConstraintFields } from '../db/constraints.js';
 import { isPostgresError, SqlState } from '../db/sqlstate.js';
+import { DatabaseUnavailableError } from '../db/unavailable.js';
 
 interface ProblemDefinition {
   readonly status: number;
@@ -50,6 +51,11 @@ export const problemRegistry = {
     title: 'Conflict',
     description: 'The change would break a uniqueness rule.',
   },
+  'request-timeout': {
+    status: 408,
+    title: 'Request timeout',
+    description: "The request (headers and body) did not arrive within the server's time limit.",
+  },
   'precondition-failed': {
     status: 412,
     title: 'Precondition failed',
@@ -69,6 +75,11 @@ export const problemRegistry = {
     status: 428,
     title: 'Precondition required',
     description: 'Your organization requires If-Match on updates; read the resource and send its ETag.',
+  },
+  'headers-too-large': {
+    status: 431,
+    title: 'Request header fields too large',
+    description: 'The request line and headers together exceed the size this server accepts.',
   },
   'rate-limited': {
     status: 429,
@@ -113,7 +124,8 @@ export class AppError extends Error {
   }
 
   static validation(errors: FieldErrors): AppError {
-    return new AppError('validation-failed', describeFieldErrors(errors), { errors });
+    const result = boundedFieldErrors(errors);
+    return new AppError('validation-failed', describeFieldErrors(result.errors, result.errorsTruncated), result);
   }
 }
 
@@ -139,13 +151,19 @@ export interface ProblemContext {
   traceId: string;
 }
 
-export function describeFieldErrors(errors: FieldErrors): string {
+// The detail names a few fields; `errors` has them all (up to MAX_FIELD_ERRORS).
+const FIELDS_NAMED_IN_DETAIL = 10;
+
+export function describeFieldErrors(errors: FieldErrors, truncated = false): string {
   const fields = Object.keys(errors);
-  if (fields.length === 1) {
+  if (fields.length === 1 && !truncated) {
     const [field] = fields as [string];
     return `${field}: ${errors[field]?.join('; ')}`;
   }
-  return `${fields.length} fields are invalid: ${fields.join(', ')}`;
+  const count = truncated ? `More than ${fields.length}` : String(fields.length);
+  const named = fields.slice(0, FIELDS_NAMED_IN_DETAIL).join(', ');
+  const rest = fields.length > FIELDS_NAMED_IN_DETAIL ? ', …' : '';
+  return `${count} fields are invalid: ${named}${rest}`;
 }
 
 interface AjvLikeError {
@@ -177,16 +195,73 @@ const formatMessages: Record<string, string> = {
   uri: 'must be an absolute URL',
 };
 
-export function validationErrors(errors: readonly AjvLikeError[], context?: string): FieldErrors {
-  const result: FieldErrors = {};
-  const add = (field: string, message: string) => {
-    const key = field === '' ? (context ?? 'body') : field;
-    const list = result[key] ?? [];
-    if (!list.includes(message)) list.push(message);
-    result[key] = list;
-  };
+/** Past this many, a client learns nothing more and the answer only grows; the rest is counted, not listed. */
+export const MAX_FIELD_ERRORS = 100;
+// Field paths come from the client's own keys, which can be megabytes long.
+const MAX_FIELD_PATH_LENGTH = 200;
+
+function boundedPath(path: string): string {
+  return path.length <= MAX_FIELD_PATH_LENGTH ? path : `${path.slice(0, MAX_FIELD_PATH_LENGTH - 1)}…`;
+}
+
+/**
+ * Collects field → messages from client-chosen keys. A Map, not an object: a field named `constructor`
+ * or `__proto__` must not meet Object.prototype's members.
+ */
+class FieldErrorCollector {
+  readonly #fields = new Map<string, string[]>();
+  truncated = false;
+
+  add(field: string, message: string): void {
+    const key = boundedPath(field);
+    const list = this.#fields.get(key);
+    if (list !== undefined) {
+      if (!list.includes(message)) list.push(message);
+    } else if (this.#fields.size < MAX_FIELD_ERRORS) {
+      this.#fields.set(key, [message]);
+    } else {
+      this.truncated = true;
+    }
+  }
+
+  /** A plain object for the JSON body, built with defineProperty so every key is an own data property. */
+  toFieldErrors(): FieldErrors {
+    const result: FieldErrors = {};
+    for (const [field, messages] of this.#fields) {
+      Object.defineProperty(result, field, { value: messages, enumerable: true, writable: true, configurable: true });
+    }
+    return result;
+  }
+}
+
+/** The `errors` member of a validation problem, bounded, with `errorsTruncated` when some were left out. */
+export function boundedFieldErrors(errors: FieldErrors): { errors: FieldErrors; errorsTruncated?: true } {
+  const collector = new FieldErrorCollector();
+  for (const field of Object.keys(errors)) {
+    for (const message of errors[field] ?? []) collector.add(field, message);
+  }
+  return collectorResult(collector);
+}
+
+function collectorResult(collector: FieldErrorCollector): { errors: FieldErrors; errorsTruncated?: true } {
+  const errors = collector.toFieldErrors();
+  return collector.truncated ? { errors, errorsTruncated: true } : { errors };
+}
+
+export function validationErrors(
+  errors: readonly AjvLikeError[],
+  context?: string,
+): { errors: FieldErrors; errorsTruncated?: true } {
+  const collector = new FieldErrorCollector();
+  const add = (field: string, message: string) => collector.add(field === '' ? (context ?? 'body') : field, message);
   for (const error of errors) {
     switch (error.keyword) {
+      // boundedSchema's if/then/else: the failing size rule reports for itself.
+      case 'if':
+        break;
+      case 'maxProperties':
+        add(fieldPath(error.instancePath), `has more than ${String(error.params.limit)} fields`);
+        break;
       case 'required':
         add(fieldPath(error.instancePath, String(error.params.missingProperty)), 'is required');
         break;
@@ -205,7 +280,9 @@ export function validationErrors(errors: readonly AjvLikeError[], context?: stri
       case 'format':
         add(
           fieldPath(error.instancePath),
-          formatMessages[String(error.params.format)] ?? `must be a valid ${String(error.params.format)}`,
+          (Object.hasOwn(formatMessages, String(error.params.format))
+            ? formatMessages[String(error.params.format)]
+            : undefined) ?? `must be a valid ${String(error.params.format)}`,
         );
         break;
       case 'const':
@@ -215,7 +292,7 @@ export function validationErrors(errors: readonly AjvLikeError[], context?: stri
         add(fieldPath(error.instancePath), error.message ?? `fails the "${error.keyword}" rule`);
     }
   }
-  return result;
+  return collectorResult(collector);
 }
 
 function build(
@@ -267,6 +344,13 @@ const frameworkProblems: Record<string, [ProblemCode, string]> = {
 
 const RETRY_SOON = { 'retry-after': '1' };
 
+const DATABASE_UNAVAILABLE_DETAIL: Record<DatabaseUnavailableError['reason'], string> = {
+  checkout: 'The database cannot be reached right now; retry shortly.',
+  'connection-lost':
+    'The connection to the database was lost; retry shortly (repeating an upsert or an If-Match update is safe).',
+  timeout: 'The database did not answer in time; retry shortly.',
+};
+
 /**
  * Turns any error into a problem+json response. Pure: decides on error types and codes, never on
  * message text, so it is unit-tested on its own.
@@ -277,10 +361,10 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
   }
   const framework = (typeof error === 'object' && error !== null ? error : {}) as FrameworkError;
   if (Array.isArray(framework.validation)) {
-    const errors = validationErrors(framework.validation, framework.validationContext);
-    return build('validation-failed', describeFieldErrors(errors), context, { errors });
+    const result = validationErrors(framework.validation, framework.validationContext);
+    return build('validation-failed', describeFieldErrors(result.errors, result.errorsTruncated), context, result);
   }
-  if (framework.code !== undefined && framework.code in frameworkProblems) {
+  if (framework.code !== undefined && Object.hasOwn(frameworkProblems, framework.code)) {
     const [code, detail] = frameworkProblems[framework.code] as [ProblemCode, string];
     return build(code, detail, context);
   }
@@ -288,7 +372,14 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
   if (error instanceof SyntaxError && framework.statusCode === 400) {
     return build('malformed-request', 'The body is not valid JSON or contains a forbidden property.', context);
   }
+  if (error instanceof DatabaseUnavailableError) {
+    return build('service-unavailable', DATABASE_UNAVAILABLE_DETAIL[error.reason], context, {}, RETRY_SOON);
+  }
   if (isPostgresError(error)) {
+    // Class 08: the connection itself failed (the server went away between statements, a proxy dropped it).
+    if (error.code.startsWith('08')) {
+      return build('service-unavailable', DATABASE_UNAVAILABLE_DETAIL['connection-lost'], context, {}, RETRY_SOON);
+    }
     switch (error.code) {
       case SqlState.uniqueViolation:
         return build('conflict', 'The change conflicts with existing data.', context, {
@@ -311,6 +402,7 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
       case SqlState.tooManyConnections:
       case SqlState.cannotConnectNow:
       case SqlState.adminShutdown:
+      case SqlState.crashShutdown:
         return build(
           'service-unavailable',
           'The database is busy or restarting; retry shortly.',

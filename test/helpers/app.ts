@@ -32,7 +32,11 @@ export async function createTestApp(
     DATABASE_URL: databaseUrl(),
     ...env,
   });
-  const database = connectDatabase(databaseUrl(), 10);
+  const database = connectDatabase(databaseUrl(), {
+    poolSize: 10,
+    statementTimeoutMs: config.databaseStatementTimeoutMs,
+    checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+  });
   await migrateToLatest(database.db);
   // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY.
   const authCache = options.authCache ? new AuthCache() : null;

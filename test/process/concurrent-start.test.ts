@@ -58,7 +58,7 @@ describe('two servers starting at once against one PostgreSQL', { timeout: 60_00
     await admin.query(`CREATE DATABASE ${racing}`);
     const target = new URL(databaseUrl());
     target.pathname = `/${racing}`;
-    const handles = Array.from({ length: 6 }, () => connectDatabase(target.toString(), 1));
+    const handles = Array.from({ length: 6 }, () => connectDatabase(target.toString(), { poolSize: 1 }));
     try {
       const outcomes = await Promise.all(handles.map((handle) => migrateToLatest(handle.db)));
       const applied = outcomes.flatMap((outcome) => outcome.applied).sort();

@@ -219,7 +219,7 @@ describe('validationErrors', () => {
       { instancePath: '/code', keyword: 'pattern', params: {}, message: 'must match pattern "^[A-Z]+$"' },
       { instancePath: '/code', keyword: 'pattern', params: {}, message: 'must match pattern "^[A-Z]+$"' },
     ]);
-    assert.deepEqual(errors, {
+    assert.deepEqual(errors.errors, {
       code: ['must NOT have fewer than 2 characters', 'must match pattern "^[A-Z]+$"'],
     });
   });
@@ -231,7 +231,7 @@ describe('validationErrors', () => {
       { instancePath: '/kind', keyword: 'const', params: { allowedValue: 'person' } },
       { instancePath: '/other', keyword: 'custom', params: {} },
     ]);
-    assert.deepEqual(errors, {
+    assert.deepEqual(errors.errors, {
       name: ['must be string or null'],
       'scopes[0]': ['must be one of "a.read", "a.write"'],
       kind: ['must be "person"'],
@@ -241,8 +241,46 @@ describe('validationErrors', () => {
 
   it('names a failure of the whole document after its part of the request', () => {
     const failure = { instancePath: '', keyword: 'type', params: { type: 'object' } };
-    assert.deepEqual(validationErrors([failure], 'querystring'), { querystring: ['must be object'] });
-    assert.deepEqual(validationErrors([failure]), { body: ['must be object'] });
+    assert.deepEqual(validationErrors([failure], 'querystring').errors, { querystring: ['must be object'] });
+    assert.deepEqual(validationErrors([failure]).errors, { body: ['must be object'] });
+  });
+
+  it('keeps fields named like Object.prototype members apart from the prototype', () => {
+    const result = validationErrors(
+      ['constructor', 'toString', 'hasOwnProperty', '__defineGetter__', 'valueOf'].map((name) => ({
+        instancePath: '',
+        keyword: 'additionalProperties',
+        params: { additionalProperty: name },
+      })),
+    );
+    assert.deepEqual(Object.keys(result.errors), [
+      'constructor',
+      'toString',
+      'hasOwnProperty',
+      '__defineGetter__',
+      'valueOf',
+    ]);
+    assert.deepEqual(result.errors.constructor, ['is not a known field']);
+  });
+
+  it('lists at most 100 fields and says that more were left out', () => {
+    const failures = Array.from({ length: 5000 }, (_, index) => ({
+      instancePath: '',
+      keyword: 'additionalProperties',
+      params: { additionalProperty: `field${index}` },
+    }));
+    const result = validationErrors(failures);
+    assert.equal(Object.keys(result.errors).length, 100);
+    assert.equal(result.errorsTruncated, true);
+    assert.equal(validationErrors(failures.slice(0, 100)).errorsTruncated, undefined);
+  });
+
+  it('shortens a field path built from an enormous key', () => {
+    const result = validationErrors([
+      { instancePath: '', keyword: 'additionalProperties', params: { additionalProperty: 'k'.repeat(100_000) } },
+    ]);
+    const [field] = Object.keys(result.errors);
+    assert.ok(field !== undefined && field.length <= 200);
   });
 });
 
@@ -253,6 +291,14 @@ describe('describeFieldErrors', () => {
 
   it('counts and names several failing fields', () => {
     assert.equal(describeFieldErrors({ a: ['x'], b: ['y'] }), '2 fields are invalid: a, b');
+  });
+
+  it('names the first ten fields and says when the list was cut', () => {
+    const errors = Object.fromEntries(Array.from({ length: 12 }, (_, index) => [`f${index}`, ['x']]));
+    assert.equal(
+      describeFieldErrors(errors, true),
+      'More than 12 fields are invalid: f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, …',
+    );
   });
 });
 

@@ -143,7 +143,7 @@ describe('problem+json for server-side failures', () => {
       RATE_LIMIT_PER_MINUTE: '0',
       DATABASE_URL: databaseUrl(),
     });
-    database = connectDatabase(databaseUrl(), 2);
+    database = connectDatabase(databaseUrl(), { poolSize: 2 });
     const sink = new Writable({
       write(chunk, _encoding, done) {
         for (const line of String(chunk).split('\n').filter(Boolean)) logLines.push(JSON.parse(line));
@@ -209,7 +209,7 @@ describe('problem+json when the database is unreachable', () => {
 
   before(async () => {
     const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0', DATABASE_URL: unreachable });
-    database = connectDatabase(unreachable, 1);
+    database = connectDatabase(unreachable, { poolSize: 1 });
     app = await buildApp({ config, db: database.db });
     await app.ready();
   });
