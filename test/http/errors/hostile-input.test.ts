@@ -7,7 +7,10 @@ import { newOrganization, type TestOrganization } from '../../helpers/factories.
 // biome-ignore lint/suspicious/noExplicitAny: problem bodies are inspected loosely
 type Json = any;
 
-function assertProblem(response: { statusCode: number; headers: Record<string, unknown>; json(): Json }, status: number) {
+function assertProblem(
+  response: { statusCode: number; headers: Record<string, unknown>; json(): Json },
+  status: number,
+) {
   assert.equal(response.statusCode, status, JSON.stringify(response.json()).slice(0, 500));
   assert.match(String(response.headers['content-type']), /^application\/problem\+json/);
   const body = response.json();
@@ -63,7 +66,10 @@ describe('hostile input', () => {
 
     it('answers 400 for a NUL character deep inside a list', async () => {
       const body = assertProblem(
-        await api.post(CONTACTS, { firstName: 'x', emails: [{ address: 'a@example.com' }, { address: 'b\u0000@x.se' }] }),
+        await api.post(CONTACTS, {
+          firstName: 'x',
+          emails: [{ address: 'a@example.com' }, { address: 'b\u0000@x.se' }],
+        }),
         400,
       );
       assert.ok(body.errors['emails[1].address'].includes('must not contain the NUL character'));
@@ -99,7 +105,11 @@ describe('hostile input', () => {
 
     it('answers 400 for bytes that are not UTF-8', async () => {
       const body = assertProblem(
-        await raw('POST', CONTACTS, Buffer.concat([Buffer.from('{"firstName":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')])),
+        await raw(
+          'POST',
+          CONTACTS,
+          Buffer.concat([Buffer.from('{"firstName":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]),
+        ),
         400,
       );
       assert.match(body.detail, /UTF-8/);
@@ -130,7 +140,11 @@ describe('hostile input', () => {
 
     it('names a repeated key inside a list of objects by its path', async () => {
       const body = assertProblem(
-        await raw('POST', CONTACTS, '{"firstName":"a","emails":[{"address":"a@x.se"},{"address":"b@x.se","address":"c@x.se"}]}'),
+        await raw(
+          'POST',
+          CONTACTS,
+          '{"firstName":"a","emails":[{"address":"a@x.se"},{"address":"b@x.se","address":"c@x.se"}]}',
+        ),
         400,
       );
       assert.deepEqual(body.errors['emails[1].address'], ['appears more than once in its object']);
@@ -171,7 +185,9 @@ describe('hostile input', () => {
 
     it('lists at most 100 invalid fields, says so, and stays under 64 KiB', async () => {
       // Up to 100 unknown fields are named one by one; with five invalid known fields that makes 105 errors.
-      const fields = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`unknown${index}${'x'.repeat(150)}`, 1]));
+      const fields = Object.fromEntries(
+        Array.from({ length: 100 }, (_, index) => [`unknown${index}${'x'.repeat(150)}`, 1]),
+      );
       const invalid = { firstName: 1, lastName: 2, email: 3, phone: 4, tags: 5 };
       const body = assertProblem(await api.post(CONTACTS, { ...invalid, ...fields }), 400);
       assert.equal(Object.keys(body.errors).length, 100);
