@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, request, type TestApp } from '../../helpers/app.js';
-import { CONTACTS, client, newContact, refPath } from '../../helpers/contacts.js';
+import { CONTACTS, client, type Json, newContact, refPath } from '../../helpers/contacts.js';
 import { newOrganization, type TestOrganization } from '../../helpers/factories.js';
-
-// biome-ignore lint/suspicious/noExplicitAny: problem bodies are inspected loosely
-type Json = any;
 
 function assertProblem(
   response: { statusCode: number; headers: Record<string, unknown>; json(): Json },
