@@ -68,7 +68,7 @@ class GuardedClient extends pg.Client {
       this.#timedOut = true;
       // Ends the connection: the pending query rejects, and the pool discards this client on release.
       (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-    }, GuardedClient.statementTimeoutMs);
+    }, (this.constructor as typeof GuardedClient).statementTimeoutMs);
     return pending.then(
       (result) => {
         clearTimeout(guard);
