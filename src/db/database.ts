@@ -64,11 +64,14 @@ class GuardedClient extends pg.Client {
     const name = preparedName(config);
     const pending: Promise<pg.QueryResult> =
       name === undefined ? super.query(config, values) : super.query({ name, text: config, values });
-    const guard = setTimeout(() => {
-      this.#timedOut = true;
-      // Ends the connection: the pending query rejects, and the pool discards this client on release.
-      (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-    }, (this.constructor as typeof GuardedClient).statementTimeoutMs);
+    const guard = setTimeout(
+      () => {
+        this.#timedOut = true;
+        // Ends the connection: the pending query rejects, and the pool discards this client on release.
+        (this as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      },
+      (this.constructor as typeof GuardedClient).statementTimeoutMs,
+    );
     return pending.then(
       (result) => {
         clearTimeout(guard);

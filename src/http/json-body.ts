@@ -8,10 +8,19 @@ import { AppError, type FieldErrors } from './problem.js';
  * - Bytes that are not UTF-8 are a 400: decoding would replace them with U+FFFD.
  * - A key that appears twice in one object is a 400: JSON.parse keeps the last one without a word,
  *   and which one the client meant is anybody's guess.
- * - Nesting deeper than MAX_JSON_DEPTH is a 400: no request schema goes near it, and parsing very
- *   deep documents costs time before any schema can say no.
+ * - A document beyond the bounds below is a 400 before it is parsed. Each bound sits far above what
+ *   any request schema accepts (their own, tighter limits answer with the precise field rule), so only
+ *   documents no operation could accept are refused here; what they save is the parsing, the
+ *   validation and the memory a 10 MiB body of a million tiny values would cost on the event loop.
  */
 export const MAX_JSON_DEPTH = 64;
+/** The largest maxItems of any request schema (a batch's items). */
+export const MAX_JSON_ARRAY_ITEMS = 1_000;
+export const MAX_JSON_OBJECT_KEYS = 1_000;
+/** Strings and punctuation in the whole document: a full 1,000-item batch needs a fraction of it. */
+export const MAX_JSON_TOKENS = 250_000;
+/** Characters of one string as written (escapes included); no field comes near it. */
+export const MAX_JSON_STRING_LENGTH = 1_000_000;
 
 const UTF8_CHARSETS = new Set(['utf-8', 'utf8']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -57,17 +66,28 @@ function decodeKey(token: string): string {
  */
 export function findStructureProblems(text: string): FieldErrors | null {
   const stack: Frame[] = [];
+  let tokens = 0;
   TOKEN.lastIndex = 0;
   for (let match = TOKEN.exec(text); match !== null; match = TOKEN.exec(text)) {
+    if (++tokens > MAX_JSON_TOKENS) return { body: [`holds more than ${MAX_JSON_TOKENS} values`] };
     const token = match[0];
     const first = token.charCodeAt(0);
     const top = stack[stack.length - 1];
     if (first === 0x22 /* " */) {
-      if (top?.object && top.expectingKey) {
+      const isKey = top?.object === true && top.expectingKey;
+      if (token.length > MAX_JSON_STRING_LENGTH + 2) {
+        return {
+          [pathOf(stack)]: [`${isKey ? 'has a field name' : 'is'} longer than ${MAX_JSON_STRING_LENGTH} characters`],
+        };
+      }
+      if (isKey) {
         const key = decodeKey(token);
         top.expectingKey = false;
         top.keys ??= new Set();
         if (top.keys.has(key)) return { [pathOf(stack.slice(0, -1), key)]: ['appears more than once in its object'] };
+        if (top.keys.size >= MAX_JSON_OBJECT_KEYS) {
+          return { [pathOf(stack.slice(0, -1))]: [`has more than ${MAX_JSON_OBJECT_KEYS} fields`] };
+        }
         top.keys.add(key);
         top.key = key;
       }
@@ -82,8 +102,11 @@ export function findStructureProblems(text: string): FieldErrors | null {
       stack.pop();
     } else if (top !== undefined) {
       // A comma: the next member of the object, or the next element of the array.
-      if (top.object) top.expectingKey = true;
-      else top.index += 1;
+      if (top.object) {
+        top.expectingKey = true;
+      } else if (++top.index >= MAX_JSON_ARRAY_ITEMS) {
+        return { [pathOf(stack.slice(0, -1))]: [`has more than ${MAX_JSON_ARRAY_ITEMS} items`] };
+      }
     }
   }
   return null;
