@@ -413,9 +413,27 @@ if (enabled('kill')) {
   );
 }
 
+/** The postmaster and its children (each backend is its own session leader, so no process group holds them all). */
+function postgresProcesses(): number[] {
+  const postmaster = postmasterPid();
+  const children = fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === postmaster;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  return [postmaster, ...children];
+}
+
 if (enabled('freeze')) {
-  const group = postmasterPid();
-  process.kill(-group, 'SIGSTOP');
+  const frozen = postgresProcesses();
+  for (const pid of frozen) process.kill(pid, 'SIGSTOP');
   const frozenAt = performance.now();
   const answers = await Promise.all(
     Array.from({ length: 8 }, async () => {
@@ -426,7 +444,7 @@ if (enabled('freeze')) {
   );
   const ready = await fetch(`${baseUrl}/readyz`);
   const readyStatus = ready.status;
-  process.kill(-group, 'SIGCONT');
+  for (const pid of frozen) process.kill(pid, 'SIGCONT');
   const thawedAt = performance.now();
   const recovered = await firstSuccessAfter(thawedAt, 30_000);
   report(
