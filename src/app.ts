@@ -16,6 +16,7 @@ import type { AuthCache } from './http/auth-cache.js';
 import { FailedAuthLimiter } from './http/auth-failures.js';
 import { handleClientError, handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
+import { registerIdempotency } from './http/idempotency.js';
 import { registerJsonBodyParser } from './http/json-body.js';
 import { registerOpenApi } from './http/openapi.js';
 import { AppError } from './http/problem.js';
@@ -85,6 +86,8 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
   registerJsonBodyParser(app);
 
   registerErrorHandling(app);
+  // Before any route, so that its onRoute hook sees the routes that declare Idempotency-Key.
+  registerIdempotency(app, db);
   app.decorateRequest('auth', null);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);

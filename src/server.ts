@@ -3,12 +3,15 @@ import { buildApp, createLogger } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase } from './db/database.js';
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { purgeExpiredKeys } from './db/idempotency-keys.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
 import { AuthCache } from './http/auth-cache.js';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
+// Expired idempotency keys go in the background; how often only bounds how long they outlive their 24 hours.
+const IDEMPOTENCY_PURGE_INTERVAL_MS = 15 * 60_000;
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -54,6 +57,7 @@ async function main(): Promise<void> {
   // close its connection when answered, or a keep-alive client (pool, proxy) holds the server open
   // until the grace period kills it.
   let shuttingDown = false;
+  let purgeTimer: NodeJS.Timeout | undefined;
   app.addHook('onSend', async (_request, reply) => {
     if (shuttingDown) reply.header('connection', 'close');
   });
@@ -62,6 +66,7 @@ async function main(): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after an unhandled error');
     else logger.info({ signal }, 'shutting down');
     shuttingDown = true;
+    clearInterval(purgeTimer);
     await app.close();
     await authListener.close();
     await database.close();
@@ -70,6 +75,12 @@ async function main(): Promise<void> {
 
   const { applied } = await migrateToLatest(database.db);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  purgeTimer = setInterval(() => {
+    purgeExpiredKeys(database.db).catch((error: unknown) =>
+      logger.warn({ err: error }, 'could not purge expired idempotency keys; will try again'),
+    );
+  }, IDEMPOTENCY_PURGE_INTERVAL_MS);
+  purgeTimer.unref();
   await app.listen({ host: config.host, port: config.port });
 }
 

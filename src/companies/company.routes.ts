@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
+import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { ListQuery, problemResponses } from '../http/schemas.js';
 import { COMPANIES_PATH, toCompany } from './company.mapper.js';
 import type { CompanyRow } from './company.repository.js';
@@ -50,15 +51,16 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         summary: 'Create a company',
         tags,
         security,
+        headers: IdempotencyHeaders,
         body: CreateCompanyBody,
         response: {
           201: companyResponse('Created; `Location` points at the company.', { Location: Type.String() }),
-          ...problemResponses(...writeProblems, 'conflict'),
+          ...problemResponses(...writeProblems, 'conflict', ...IDEMPOTENCY_PROBLEMS),
         },
       },
     },
     async (request, reply) => {
-      const row = await service.createCompany(db, contextOf(request), request.body);
+      const row = await service.createCompany(requestDb(request, db), contextOf(request), request.body);
       reply.header('location', `${COMPANIES_PATH}/${row.id}`);
       return sendCompany(reply, row, 201);
     },

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
+import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { problemResponses } from '../http/schemas.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import { MATCHED_BY_HEADER, UPSERT_ACTION_HEADER } from './contact.routes.js';
@@ -41,6 +42,7 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         tags: ['Contacts'],
         security: [{ bearerAuth: [] }],
         querystring: ValidateOnlyQuery,
+        headers: IdempotencyHeaders,
         body: MatchUpsertContactBody,
         response: {
           200: {
@@ -54,6 +56,7 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
             content: { 'application/json': { schema: MatchUpsertResponse } },
           },
           ...problemResponses(
+            ...IDEMPOTENCY_PROBLEMS,
             'unauthorized',
             'insufficient-scope',
             'rate-limited',
@@ -69,7 +72,9 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
     async (request, reply) => {
       const { organizationId, settings } = request.auth as AuthContext;
       const validateOnly = request.query.validate_only;
-      const result = await upsertByMatch(db, { organizationId, settings }, request.body, { validateOnly });
+      const result = await upsertByMatch(requestDb(request, db), { organizationId, settings }, request.body, {
+        validateOnly,
+      });
       const contact = toContact(result.row);
       if (result.ambiguousContactId !== null) {
         reply.header(AMBIGUOUS_CONTACT_HEADER, result.ambiguousContactId);

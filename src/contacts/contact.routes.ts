@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
+import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { ListQuery, problemResponses } from '../http/schemas.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import type { ContactRow } from './contact.repository.js';
@@ -61,6 +62,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
           'Needs at least one identifier (a name, an email or a phone). External references and the primary email must be unique in your organization (409 otherwise).',
         tags,
         security,
+        headers: IdempotencyHeaders,
         body: CreateContactBody,
         response: {
           201: {
@@ -68,12 +70,12 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
             headers: { ETag: EtagHeader, Location: Type.String() },
             content: { 'application/json': { schema: Type.Ref('Contact') } },
           },
-          ...problemResponses(...writeProblems, 'conflict'),
+          ...problemResponses(...writeProblems, 'conflict', ...IDEMPOTENCY_PROBLEMS),
         },
       },
     },
     async (request, reply) => {
-      const row = await service.createContact(db, contextOf(request), request.body);
+      const row = await service.createContact(requestDb(request, db), contextOf(request), request.body);
       reply.header('location', `${CONTACTS_PATH}/${row.id}`);
       return sendContact(reply, row, 201);
     },

@@ -4,7 +4,7 @@ import { CONTACT_REFS, findExternalRefOwner, refKey, replaceExternalRefs } from 
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
 import { isPostgresError, SqlState } from '../db/sqlstate.js';
-import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
+import { atomically, inRolledBackTransaction, inTransaction } from '../db/transaction.js';
 import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
 import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
 import { AppError } from '../http/problem.js';
@@ -310,13 +310,15 @@ export async function tryFastWrite(
 ) {
   if (!Object.keys(changes).every((key) => FAST_WRITE_KEYS.has(key))) return undefined;
   try {
-    return await repository.fastWrite(db, organizationId, target, {
-      changes,
-      emailKey: changes.email ? emailKey(changes.email) : null,
-      origin,
-      // Weak comparison: the statement compares opaque tags.
-      ifMatch: ifMatch?.map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag)) ?? null,
-    });
+    return await atomically(db, (unit) =>
+      repository.fastWrite(unit, organizationId, target, {
+        changes,
+        emailKey: changes.email ? emailKey(changes.email) : null,
+        origin,
+        // Weak comparison: the statement compares opaque tags.
+        ifMatch: ifMatch?.map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag)) ?? null,
+      }),
+    );
   } catch (error) {
     if (isPostgresError(error) && error.code === SqlState.uniqueViolation) return undefined;
     throw error;

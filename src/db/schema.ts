@@ -116,6 +116,16 @@ export interface ServerSecretsTable {
   secret: Buffer;
 }
 
+export interface IdempotencyKeysTable {
+  organization_id: string;
+  key: string;
+  request_hash: string;
+  response_status: number;
+  response_headers: ColumnType<Record<string, string>, string, string>;
+  response_body: string;
+  created_at: DefaultedTimestamp;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   api_tokens: ApiTokensTable;
@@ -124,4 +134,5 @@ export interface Database {
   companies: CompaniesTable;
   company_external_refs: CompanyExternalRefsTable;
   server_secrets: ServerSecretsTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

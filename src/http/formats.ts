@@ -32,7 +32,15 @@ export function isEmailAddress(value: string): boolean {
   return EMAIL.test(value);
 }
 
+// Printable ASCII, so a key survives every proxy and log unchanged; the length is the schema's.
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]+$/;
+
+export function isIdempotencyKey(value: string): boolean {
+  return IDEMPOTENCY_KEY.test(value);
+}
+
 export const customFormats = {
+  'idempotency-key': isIdempotencyKey,
   'iso639-1': isIso6391,
   'linkedin-profile': isLinkedInProfileUrl,
   'email-address': isEmailAddress,

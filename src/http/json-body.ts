@@ -61,8 +61,9 @@ function decodeKey(token: string): string {
 }
 
 /**
- * One pass over the text for what JSON.parse cannot report: repeated keys and excessive depth. Returns
- * the field errors, or null. Malformed JSON is left to the parser that runs next.
+ * One pass over the text, before it is parsed, for what JSON.parse cannot report (repeated keys) and
+ * for the document bounds above. Returns the field errors, or null. Malformed JSON is left to the
+ * parser that runs next.
  */
 export function findStructureProblems(text: string): FieldErrors | null {
   const stack: Frame[] = [];

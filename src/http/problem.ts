@@ -51,6 +51,12 @@ export const problemRegistry = {
     title: 'Conflict',
     description: 'The change would break a uniqueness rule.',
   },
+  'idempotency-key-in-use': {
+    status: 409,
+    title: 'Idempotency key in use',
+    description:
+      'Another request with this Idempotency-Key is still running; retry after Retry-After seconds to get its answer.',
+  },
   'request-timeout': {
     status: 408,
     title: 'Request timeout',
@@ -70,6 +76,12 @@ export const problemRegistry = {
     status: 415,
     title: 'Unsupported media type',
     description: 'Send request bodies as application/json.',
+  },
+  'idempotency-key-reused': {
+    status: 422,
+    title: 'Idempotency key reused',
+    description:
+      'This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request.',
   },
   'precondition-required': {
     status: 428,
@@ -193,6 +205,7 @@ const formatMessages: Record<string, string> = {
   'date-time': 'must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z',
   uuid: 'must be a UUID',
   uri: 'must be an absolute URL',
+  'idempotency-key': 'must be 1 to 255 printable ASCII characters',
 };
 
 /** Past this many, a client learns nothing more and the answer only grows; the rest is counted, not listed. */

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { useAdminAuth } from '../http/auth.js';
 import type { AuthCache } from '../http/auth-cache.js';
+import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { problemResponses } from '../http/schemas.js';
 import {
   CreateOrganizationBody,
@@ -33,15 +34,22 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Create an organization',
         tags,
         security,
+        headers: IdempotencyHeaders,
         body: CreateOrganizationBody,
         response: {
           201: Type.Ref('Organization'),
-          ...problemResponses(...authProblems, 'validation-failed', 'malformed-request', 'unsupported-media-type'),
+          ...problemResponses(
+            ...authProblems,
+            'validation-failed',
+            'malformed-request',
+            'unsupported-media-type',
+            ...IDEMPOTENCY_PROBLEMS,
+          ),
         },
       },
     },
     async (request, reply) => {
-      const organization = await service.createOrganization(db, request.body);
+      const organization = await service.createOrganization(requestDb(request, db), request.body);
       return reply.code(201).header('location', `/api/v1/admin/organizations/${organization.id}`).send(organization);
     },
   );
@@ -83,6 +91,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
             'malformed-request',
             'not-found',
             'unsupported-media-type',
+            ...IDEMPOTENCY_PROBLEMS,
           ),
         },
       },
@@ -105,6 +114,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
         tags,
         security,
         params: OrganizationParams,
+        headers: IdempotencyHeaders,
         body: CreateTokenBody,
         response: {
           201: Type.Ref('CreatedApiToken'),
@@ -119,7 +129,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const token = await service.createApiToken(db, request.params.orgId, request.body);
+      const token = await service.createApiToken(requestDb(request, db), request.params.orgId, request.body);
       return reply.code(201).send(token);
     },
   );

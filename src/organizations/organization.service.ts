@@ -2,6 +2,7 @@ import { isSupportedCountry } from 'libphonenumber-js/max';
 import type { Db } from '../db/database.js';
 import { announceAuthChange } from '../db/notifications.js';
 import type { OrganizationSettingsRow } from '../db/schema.js';
+import { inTransaction } from '../db/transaction.js';
 import { AppError } from '../http/problem.js';
 import { generateToken, hashToken } from './api-token.js';
 import { toApiToken, toCreatedApiToken, toOrganization } from './organization.mapper.js';
@@ -95,7 +96,7 @@ async function update(
   input: PatchOrganizationInput,
   settingsPath: string,
 ): Promise<Organization> {
-  return db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     const current = await repository.findOrganizationForUpdate(trx, organizationId);
     if (current === undefined) throw organizationNotFound(organizationId);
     const name = input.name ?? current.name;
@@ -143,7 +144,7 @@ export async function listApiTokens(db: Db, organizationId: string): Promise<Api
 }
 
 export async function revokeApiToken(db: Db, organizationId: string, tokenId: string): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  await inTransaction(db, async (trx) => {
     const revoked = await repository.revokeApiToken(trx, organizationId, tokenId);
     if (revoked === undefined) {
       throw new AppError('not-found', `Token ${tokenId} does not exist in organization ${organizationId}.`);
