@@ -1,4 +1,5 @@
 import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { refKey } from '../db/external-refs.js';
 import { prepared } from '../db/prepared.js';
 import type { CompaniesTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
@@ -30,6 +31,45 @@ export async function findCompanyById(
   return (await db.executeQuery(prepared(query))).rows[0];
 }
 
+/** The company (live or deleted) that holds this reference. */
+export async function findCompanyByExternalRef(
+  db: Executor,
+  organizationId: string,
+  ref: ExternalRefJson,
+  options: { lock?: boolean } = {},
+) {
+  let query = db
+    .selectFrom('company_external_refs as r')
+    .innerJoin('companies', (join) =>
+      join.onRef('companies.organization_id', '=', 'r.organization_id').onRef('companies.id', '=', 'r.company_id'),
+    )
+    .selectAll('companies')
+    .where('r.organization_id', '=', organizationId)
+    .where('r.namespace', '=', ref.namespace)
+    .where('r.external_id', '=', ref.id);
+  if (options.lock) query = query.forUpdate('companies' as never);
+  return query.executeTakeFirst();
+}
+
+/** Live companies by reference: the id each reference resolves to (absent when none holds it). */
+export async function findLiveCompanyIdsByExternalRef(
+  db: Executor,
+  organizationId: string,
+  refs: readonly ExternalRefJson[],
+): Promise<Map<string, string>> {
+  if (refs.length === 0) return new Map();
+  const { rows } = await sql<{ namespace: string; external_id: string; id: string }>`
+    SELECT r.namespace, r.external_id, c.id
+    FROM company_external_refs r
+    JOIN companies c ON c.organization_id = r.organization_id AND c.id = r.company_id
+    WHERE r.organization_id = ${organizationId} AND c.deleted_at IS NULL
+      AND (r.namespace, r.external_id) IN (
+        SELECT * FROM unnest(${refs.map((ref) => ref.namespace)}::text[], ${refs.map((ref) => ref.id)}::text[])
+      )
+  `.execute(db);
+  return new Map(rows.map((row) => [refKey({ namespace: row.namespace, id: row.external_id }), row.id]));
+}
+
 export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState) {
   return trx
     .insertInto('companies')
@@ -49,6 +89,7 @@ export function updateCompany(
   organizationId: string,
   companyId: string,
   state: CompanyState,
+  options: { revive?: boolean } = {},
 ) {
   return trx
     .updateTable('companies')
@@ -56,6 +97,7 @@ export function updateCompany(
       name: state.name,
       website: state.website,
       external_refs: JSON.stringify(state.externalRefs),
+      ...(options.revive ? { deleted_at: null } : {}),
       version: sql`version + 1`,
       updated_at: now,
       change_xid: sql`pg_current_xact_id()` as never,

@@ -5,10 +5,16 @@ import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { ListQuery, problemResponses } from '../http/schemas.js';
+import { ExternalRefParams, ListQuery, problemResponses, UPSERT_ACTION_HEADER } from '../http/schemas.js';
 import { COMPANIES_PATH, toCompany } from './company.mapper.js';
 import type { CompanyRow } from './company.repository.js';
-import { CompanyParams, CreateCompanyBody, PatchCompanyBody } from './company.schemas.js';
+import {
+  CompanyParams,
+  CreateCompanyBody,
+  PatchCompanyBody,
+  UpsertCompanyBody,
+  UpsertCompanyQuery,
+} from './company.schemas.js';
 import * as service from './company.service.js';
 
 const tags = ['Companies'];
@@ -19,6 +25,10 @@ const EtagHeader = Type.String({ description: 'The weak ETag of the returned ver
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ description: 'Apply only if the company still has this ETag.' })),
 });
+
+const upsertActionHeader = {
+  'X-Propstreet-Upsert-Action': Type.String({ description: '`created`, `updated` or `revived`.' }),
+};
 
 function contextOf(request: FastifyRequest): service.OrganizationContext {
   const { organizationId, settings } = request.auth as AuthContext;
@@ -118,6 +128,67 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         return reply.code(304).header('etag', company.etag).send();
       }
       return reply.header('etag', company.etag).send(company);
+    },
+  );
+
+  app.get(
+    '/companies/external/:namespace/:id',
+    {
+      config: { scope: 'companies.read' },
+      schema: {
+        operationId: 'companies.getByExternalRef',
+        summary: 'Read a company by external reference',
+        tags,
+        security,
+        params: ExternalRefParams,
+        response: { 200: companyResponse('The company.'), ...problemResponses(...readProblems, 'not-found') },
+      },
+    },
+    async (request, reply) =>
+      sendCompany(
+        reply,
+        await service.getCompanyByExternalRef(db, (request.auth as AuthContext).organizationId, request.params),
+      ),
+  );
+
+  app.patch(
+    '/companies/external/:namespace/:id',
+    {
+      config: { scope: 'companies.write' },
+      schema: {
+        operationId: 'companies.upsertByExternalRef',
+        summary: 'Upsert a company by external reference',
+        description:
+          'Creates the company (201; `name` is required then) or applies the body to the one with this reference (200, PATCH semantics); safe to repeat and under concurrency. A deleted company is revived unless `revive=false`, which creates a new one and moves the reference to it. `X-Propstreet-Upsert-Action` says what happened.',
+        tags,
+        security,
+        params: ExternalRefParams,
+        querystring: UpsertCompanyQuery,
+        headers: IfMatchHeaders,
+        body: UpsertCompanyBody,
+        response: {
+          200: companyResponse('Updated or revived (or, with validate_only, what would happen).', upsertActionHeader),
+          201: companyResponse('Created.', { ...upsertActionHeader, Location: Type.String() }),
+          ...problemResponses(...writeProblems, 'not-found', 'precondition-failed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { query } = request;
+      const { row, action } = await service.upsertCompanyByExternalRef(
+        db,
+        contextOf(request),
+        request.params,
+        request.body,
+        { revive: query.revive, updateOnly: query.update_only, validateOnly: query.validate_only },
+        request.headers['if-match'],
+      );
+      reply.header(UPSERT_ACTION_HEADER, action);
+      if (action === 'created' && !query.validate_only) {
+        reply.header('location', `${COMPANIES_PATH}/${row.id}`);
+        return sendCompany(reply, row, 201);
+      }
+      return sendCompany(reply, row);
     },
   );
 

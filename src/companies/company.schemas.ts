@@ -27,6 +27,26 @@ export const PatchCompanyBody = Type.Object(
   },
 );
 
+export const UpsertCompanyBody = Type.Object(
+  { name: Type.Optional(Name), website: Type.Optional(Website) },
+  {
+    $id: 'UpsertCompanyRequest',
+    additionalProperties: false,
+    description:
+      'Creates the company (then `name` is required) or applies these fields to it (omitted fields are kept, null clears).',
+  },
+);
+
+export const UpsertCompanyQuery = Type.Object(
+  {
+    revive: Type.Boolean({ default: true, description: 'Revive a deleted company that has this reference.' }),
+    update_only: Type.Boolean({ default: false, description: 'Never create: an unknown reference answers 404.' }),
+    validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }),
+  },
+  { additionalProperties: false },
+);
+export type UpsertCompanyQueryInput = Static<typeof UpsertCompanyQuery>;
+
 export interface CompanyInput {
   name?: string;
   website?: string | null;

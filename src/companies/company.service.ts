@@ -1,10 +1,10 @@
 import type { Transaction } from 'kysely';
 import { normalizeExternalRefs } from '../contacts/contact.model.js';
 import type { Db } from '../db/database.js';
-import { COMPANY_REFS, findExternalRefOwner, replaceExternalRefs } from '../db/external-refs.js';
+import { COMPANY_REFS, findExternalRefOwner, moveExternalRef, replaceExternalRefs } from '../db/external-refs.js';
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
-import { inTransaction } from '../db/transaction.js';
+import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
 import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
 import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
 import { AppError, type FieldErrors } from '../http/problem.js';
@@ -76,6 +76,73 @@ export async function createCompany(db: Db, context: OrganizationContext, input:
     await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
     return row;
   });
+}
+
+export type CompanyUpsertAction = 'created' | 'updated' | 'revived';
+
+export interface CompanyUpsertOptions {
+  revive: boolean;
+  updateOnly: boolean;
+  validateOnly: boolean;
+}
+
+/**
+ * Upsert by external reference, as for contacts: a sync pushes its companies keyed by its own ids.
+ * The reference's lock makes concurrent upserts of one reference take turns, so the first creates
+ * and the others update.
+ */
+export async function upsertCompanyByExternalRef(
+  db: Db,
+  context: OrganizationContext,
+  rawRef: ExternalRefJson,
+  input: CompanyInput,
+  options: CompanyUpsertOptions,
+  ifMatchHeader: string | undefined,
+): Promise<{ row: CompanyRow; action: CompanyUpsertAction }> {
+  const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
+  const ifMatch = readIfMatch(ifMatchHeader, false);
+  const { organizationId } = context;
+  const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
+  return run(db, async (trx) => {
+    await lockKeys(trx, refLocks(organizationId, [ref]));
+    const existing = await repository.findCompanyByExternalRef(trx, organizationId, ref, { lock: true });
+    if (existing !== undefined && (existing.deleted_at === null || options.revive)) {
+      assertIfMatch(ifMatch, companyEtag(existing), 'company');
+      const revive = existing.deleted_at !== null;
+      const before = companyState(existing);
+      const next = applyInput(before, input);
+      if (!revive && sameState(before, next)) return { row: existing, action: 'updated' };
+      const row = await repository.updateCompany(trx, organizationId, existing.id, next, { revive });
+      return { row, action: revive ? 'revived' : 'updated' };
+    }
+    if (options.updateOnly) {
+      throw new AppError(
+        'not-found',
+        `A company with the external reference ${ref.namespace}/${ref.id} does not exist.`,
+      );
+    }
+    // If-Match asserts a current representation; there is none to create over.
+    assertIfMatch(ifMatch, null, 'company');
+    if (input.name === undefined) throw AppError.validation({ name: ['is required to create a company'] });
+    const state = { ...applyInput({ name: '', website: null, externalRefs: [] }, input), externalRefs: [ref] };
+    const row = await repository.insertCompany(trx, organizationId, state);
+    if (existing === undefined) {
+      await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
+    } else {
+      // revive=false on a deleted company: a new company, and the reference moves over to it.
+      await moveExternalRef(trx, COMPANY_REFS, organizationId, ref, existing.id, row.id);
+    }
+    return { row, action: 'created' };
+  });
+}
+
+export async function getCompanyByExternalRef(db: Db, organizationId: string, rawRef: ExternalRefJson) {
+  const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
+  const row = await repository.findCompanyByExternalRef(db, organizationId, ref);
+  if (row === undefined || row.deleted_at !== null) {
+    throw new AppError('not-found', `A company with the external reference ${ref.namespace}/${ref.id} does not exist.`);
+  }
+  return row;
 }
 
 export async function getCompany(db: Db, organizationId: string, companyId: string): Promise<CompanyRow> {

@@ -16,6 +16,7 @@ import {
   type OrganizationContext,
   prepareChanges,
   refLock,
+  resolveCompanyReferences,
   tryFastWrite,
   type WriteResult,
   withEmailConflictDetails,
@@ -44,7 +45,7 @@ export async function upsertByMatch(
   options: { validateOnly: boolean },
 ): Promise<MatchUpsertResult> {
   const { organizationId, settings } = context;
-  const changes = prepareChanges(input, settings);
+  const changes = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
   const refs = changes.externalRefs ?? [];
   const fields = settings.duplicateContactMatching.fields;
   const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;

@@ -128,6 +128,8 @@ export function normalizeExternalRefs(refs: ReadonlyArray<ExternalRefJson>, fiel
 function normalizeConnections(input: NonNullable<ContactInput['connections']>, errors: FieldErrors): ConnectionJson[] {
   const seen = new Map<string, number>();
   const connections = input.map((connection, index) => {
+    // The service resolved references to ids before normalizing (resolveCompanyReferences).
+    if (connection.company.kind !== 'existing') throw new Error('a company reference reached normalization unresolved');
     const companyId = connection.company.id.toLowerCase();
     const first = seen.get(companyId);
     if (first !== undefined) addError(errors, `connections[${index}].company.id`, `duplicates connections[${first}]`);

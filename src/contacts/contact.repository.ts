@@ -268,39 +268,6 @@ export function softDeleteContact(trx: Transaction<Database>, organizationId: st
     .executeTakeFirst();
 }
 
-/** Hands a reference from a deleted contact to another one (upsert with revive=false). */
-export async function moveExternalRef(
-  trx: Transaction<Database>,
-  organizationId: string,
-  ref: ExternalRefJson,
-  fromContactId: string,
-  toContactId: string,
-): Promise<void> {
-  await trx
-    .updateTable('contact_external_refs')
-    .set({ contact_id: toContactId })
-    .where('organization_id', '=', organizationId)
-    .where('namespace', '=', ref.namespace)
-    .where('external_id', '=', ref.id)
-    .where('contact_id', '=', fromContactId)
-    .execute();
-  // The deleted contact no longer shows the reference; its tombstone stays in the change feed.
-  await trx
-    .updateTable('contacts')
-    .set({
-      external_refs: sql`coalesce((
-        SELECT jsonb_agg(e.value ORDER BY e.n) FROM jsonb_array_elements(external_refs) WITH ORDINALITY AS e(value, n)
-        WHERE NOT (e.value ->> 'namespace' = ${ref.namespace} AND e.value ->> 'id' = ${ref.id})
-      ), '[]'::jsonb)`,
-      version: sql`version + 1`,
-      updated_at: now,
-      change_xid: sql`pg_current_xact_id()` as never,
-    })
-    .where('organization_id', '=', organizationId)
-    .where('id', '=', fromContactId)
-    .execute();
-}
-
 export async function findLiveCompanyIds(
   db: Executor,
   organizationId: string,

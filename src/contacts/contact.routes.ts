@@ -5,13 +5,12 @@ import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { ListQuery, problemResponses } from '../http/schemas.js';
+import { ExternalRefParams, ListQuery, problemResponses, UPSERT_ACTION_HEADER } from '../http/schemas.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import type { ContactRow } from './contact.repository.js';
 import {
   ContactParams,
   CreateContactBody,
-  ExternalRefParams,
   PatchContactBody,
   UpsertContactBody,
   UpsertQuery,
@@ -28,7 +27,7 @@ const IfMatchHeader = Type.String({
   description: 'Apply only if the contact still has this ETag (weak comparison; a list or `*` is accepted).',
 });
 
-export const UPSERT_ACTION_HEADER = 'x-propstreet-upsert-action';
+export { UPSERT_ACTION_HEADER };
 export const MATCHED_BY_HEADER = 'x-upsert-matched-by';
 
 const upsertHeaders = {

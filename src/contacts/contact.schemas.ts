@@ -21,15 +21,39 @@ const Tags = Nullable(
   }),
 );
 
+const CompanyById = Type.Object(
+  {
+    kind: Type.Literal('existing', { description: 'A company of your organization, by its id.' }),
+    id: Type.String({ format: 'uuid' }),
+  },
+  { additionalProperties: false, required: ['kind', 'id'] },
+);
+
+const CompanyByExternalRef = Type.Object(
+  {
+    kind: Type.Literal('external', {
+      description:
+        'A live company of your organization, by its reference in another system (a sync pushes companies first and links them by their own ids).',
+    }),
+    namespace: ExternalRefSchema.properties.namespace,
+    id: ExternalRefSchema.properties.id,
+  },
+  { additionalProperties: false, required: ['kind', 'namespace', 'id'] },
+);
+
+export type CompanyReferenceInput = Static<typeof CompanyById> | Static<typeof CompanyByExternalRef>;
+
+/** `kind` says which: one set of rules per kind, so an error names that kind's fields only. */
+const CompanyReference = Type.Unsafe<CompanyReferenceInput>({
+  type: 'object',
+  required: ['kind'],
+  discriminator: { propertyName: 'kind' },
+  oneOf: [CompanyById, CompanyByExternalRef],
+});
+
 const Connection = Type.Object(
   {
-    company: Type.Object(
-      {
-        kind: Type.Literal('existing', { description: 'Connections reference companies that already exist.' }),
-        id: Type.String({ format: 'uuid', description: 'A company of your organization.' }),
-      },
-      { additionalProperties: false },
-    ),
+    company: CompanyReference,
     jobTitle: Type.Optional(Nullable(Type.String({ maxLength: 255 }))),
     primary: Type.Optional(Type.Boolean({ description: 'Exactly one connection must be primary.' })),
   },
@@ -280,14 +304,6 @@ export const ContactListSchema = Type.Object(
 );
 
 export const ContactParams = Type.Object({ id: Uuid }, { additionalProperties: false });
-
-export const ExternalRefParams = Type.Object(
-  {
-    namespace: Type.String({ minLength: 1, maxLength: 50, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
-    id: Type.String({ minLength: 1, maxLength: 255, description: 'URL-encoded.' }),
-  },
-  { additionalProperties: false },
-);
 
 export const UpsertQuery = Type.Object(
   {

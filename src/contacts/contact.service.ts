@@ -1,13 +1,20 @@
 import type { Kysely, Transaction } from 'kysely';
+import { findLiveCompanyIdsByExternalRef } from '../companies/company.repository.js';
 import type { Db } from '../db/database.js';
-import { CONTACT_REFS, findExternalRefOwner, refKey, replaceExternalRefs } from '../db/external-refs.js';
+import {
+  CONTACT_REFS,
+  findExternalRefOwner,
+  moveExternalRef,
+  refKey,
+  replaceExternalRefs,
+} from '../db/external-refs.js';
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
 import { isPostgresError, SqlState } from '../db/sqlstate.js';
 import { atomically, inRolledBackTransaction, inTransaction } from '../db/transaction.js';
 import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
 import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
-import { AppError } from '../http/problem.js';
+import { AppError, type FieldErrors } from '../http/problem.js';
 import type { ListQueryInput } from '../http/schemas.js';
 import { contactEtag, contactState } from './contact.mapper.js';
 import {
@@ -59,6 +66,42 @@ export function refLock(organizationId: string, ref: ExternalRefJson): string {
 
 export function emailLock(organizationId: string, key: string): string {
   return lockKey('contact-email', organizationId, key);
+}
+
+/**
+ * Connections may name their company by its external reference; this turns those into company ids.
+ * A reference that no live company holds is a 400 naming the connection. Whether the companies are
+ * still live when the contact is written is checked again inside the write's transaction.
+ */
+export async function resolveCompanyReferences(
+  db: Db,
+  organizationId: string,
+  input: ContactInput,
+): Promise<ContactInput> {
+  const connections = input.connections;
+  if (!connections?.some((connection) => connection.company.kind === 'external')) return input;
+  const refs = connections.flatMap((connection) =>
+    connection.company.kind === 'external'
+      ? [{ namespace: connection.company.namespace.toLowerCase(), id: connection.company.id }]
+      : [],
+  );
+  const ids = await findLiveCompanyIdsByExternalRef(db, organizationId, refs);
+  const errors: FieldErrors = {};
+  const resolved = connections.map((connection, index) => {
+    const { company } = connection;
+    if (company.kind === 'existing') return connection;
+    const ref = { namespace: company.namespace.toLowerCase(), id: company.id };
+    const id = ids.get(refKey(ref));
+    if (id === undefined) {
+      errors[`connections[${index}].company`] = [
+        `no live company of your organization has the reference ${ref.namespace}/${ref.id}`,
+      ];
+      return connection;
+    }
+    return { ...connection, company: { kind: 'existing' as const, id } };
+  });
+  if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+  return { ...input, connections: resolved };
 }
 
 /** Normalizes a validated body; anything a schema cannot express (duplicates, one primary) fails here. */
@@ -227,7 +270,7 @@ async function beginWrite(trx: Trx, organizationId: string, changes: ContactChan
 }
 
 export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
-  const changes = prepareChanges(input, context.settings);
+  const changes = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
   const { organizationId } = context;
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
@@ -264,7 +307,7 @@ export async function updateContact(
   ifMatchHeader: string | undefined,
 ): Promise<ContactRow> {
   const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
-  const changes = prepareChanges(input, context.settings);
+  const changes = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
   const { organizationId } = context;
   const fast = await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
   if (fast !== undefined) return fast.row;
@@ -336,7 +379,7 @@ export async function upsertByExternalRef(
 ): Promise<WriteResult> {
   const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
   const ifMatch = readIfMatch(ifMatchHeader, false);
-  const changes = prepareChanges(input, context.settings);
+  const changes = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
   const { organizationId } = context;
   const origin = ref.namespace;
   const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
@@ -396,7 +439,7 @@ export async function upsertByExternalRef(
       const row = await writeState(state, () =>
         repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
       );
-      await repository.moveExternalRef(trx, organizationId, ref, existing.id, row.id);
+      await moveExternalRef(trx, CONTACT_REFS, organizationId, ref, existing.id, row.id);
       return { row, action: 'created', matchedBy: 'none' };
     }),
   );

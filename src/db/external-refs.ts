@@ -3,11 +3,19 @@ import type { Database, ExternalRefJson } from './schema.js';
 
 /** The uniqueness tables behind contacts' and companies' external references. */
 export type ExternalRefTable =
-  | { table: 'contact_external_refs'; owner: 'contact_id' }
-  | { table: 'company_external_refs'; owner: 'company_id' };
+  | { table: 'contact_external_refs'; owner: 'contact_id'; owners: 'contacts' }
+  | { table: 'company_external_refs'; owner: 'company_id'; owners: 'companies' };
 
-export const CONTACT_REFS: ExternalRefTable = { table: 'contact_external_refs', owner: 'contact_id' };
-export const COMPANY_REFS: ExternalRefTable = { table: 'company_external_refs', owner: 'company_id' };
+export const CONTACT_REFS: ExternalRefTable = {
+  table: 'contact_external_refs',
+  owner: 'contact_id',
+  owners: 'contacts',
+};
+export const COMPANY_REFS: ExternalRefTable = {
+  table: 'company_external_refs',
+  owner: 'company_id',
+  owners: 'companies',
+};
 
 /** Identity of a reference: namespace (already lower-cased) and id. */
 export const refKey = (ref: ExternalRefJson) => `${ref.namespace}\u0000${ref.id}`;
@@ -62,4 +70,35 @@ export async function findExternalRefOwner(
     WHERE organization_id = ${organizationId} AND namespace = ${ref.namespace} AND external_id = ${ref.id}
   `.execute(db);
   return result.rows[0]?.owner_id ?? null;
+}
+
+/**
+ * Gives a deleted record's reference to the new record that replaces it (an upsert with
+ * revive=false). The deleted record no longer lists the reference; its tombstone stays in the
+ * change feed with a new version.
+ */
+export async function moveExternalRef(
+  trx: Transaction<Database>,
+  target: ExternalRefTable,
+  organizationId: string,
+  ref: ExternalRefJson,
+  fromOwnerId: string,
+  toOwnerId: string,
+): Promise<void> {
+  await sql`
+    UPDATE ${sql.table(target.table)} SET ${sql.ref(target.owner)} = ${toOwnerId}
+    WHERE organization_id = ${organizationId} AND namespace = ${ref.namespace} AND external_id = ${ref.id}
+      AND ${sql.ref(target.owner)} = ${fromOwnerId}
+  `.execute(trx);
+  await sql`
+    UPDATE ${sql.table(target.owners)} SET
+      external_refs = coalesce((
+        SELECT jsonb_agg(e.value ORDER BY e.n) FROM jsonb_array_elements(external_refs) WITH ORDINALITY AS e(value, n)
+        WHERE NOT (e.value ->> 'namespace' = ${ref.namespace} AND e.value ->> 'id' = ${ref.id})
+      ), '[]'::jsonb),
+      version = version + 1,
+      updated_at = date_trunc('milliseconds', now()),
+      change_xid = pg_current_xact_id()
+    WHERE organization_id = ${organizationId} AND id = ${fromOwnerId}
+  `.execute(trx);
 }

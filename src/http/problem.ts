@@ -298,6 +298,14 @@ export function validationErrors(
             : undefined) ?? `must be a valid ${String(error.params.format)}`,
         );
         break;
+      case 'discriminator': {
+        const tag = String(error.params.tag);
+        add(
+          fieldPath(error.instancePath, tag),
+          error.params.error === 'mapping' ? 'is not one of the accepted kinds' : 'is required',
+        );
+        break;
+      }
       case 'const':
         add(fieldPath(error.instancePath), `must be ${JSON.stringify(error.params.allowedValue)}`);
         break;

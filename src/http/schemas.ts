@@ -69,6 +69,18 @@ export const ExternalRefSchema = Type.Object(
 );
 export type ExternalRef = Static<typeof ExternalRefSchema>;
 
+/** What an upsert did (`created`, `updated`, `revived`), for contacts and companies alike. */
+export const UPSERT_ACTION_HEADER = 'x-propstreet-upsert-action';
+
+/** The path of a record addressed by its reference in another system: `/external/{namespace}/{id}`. */
+export const ExternalRefParams = Type.Object(
+  {
+    namespace: Type.String({ minLength: 1, maxLength: 50, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    id: Type.String({ minLength: 1, maxLength: 255, description: 'URL-encoded.' }),
+  },
+  { additionalProperties: false },
+);
+
 export const PageSchema = Type.Object(
   {
     nextCursor: Nullable(Type.String({ description: 'Pass as `cursor` to get the next page.' })),

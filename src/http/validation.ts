@@ -13,6 +13,8 @@ const shared: Options = {
   allErrors: true,
   // Unknown fields are an error the client must hear about, never silently dropped.
   removeAdditional: false,
+  // oneOf with a discriminator checks only the branch its tag names, so errors speak of that branch.
+  discriminator: true,
   strict: false,
 };
 
@@ -69,15 +71,20 @@ function sizeFirst(schema: JsonSchema, sizeKeyword: string, bound: number, conte
  * character or key is examined (with allErrors, Ajv would otherwise report every one of a million
  * elements).
  */
-export function boundedSchema(input: unknown): unknown {
-  if (Array.isArray(input)) return input.map(boundedSchema);
+export function boundedSchema(input: unknown, options: { keepShape?: boolean } = {}): unknown {
+  if (Array.isArray(input)) return input.map((item) => boundedSchema(item));
   if (typeof input !== 'object' || input === null) return input;
   let schema: JsonSchema = { ...(input as JsonSchema) };
+  // A discriminator reads its tag from each branch's own `properties`, so branches keep their shape.
+  if (schema.discriminator !== undefined && Array.isArray(schema.oneOf)) {
+    schema.oneOf = schema.oneOf.map((branch) => boundedSchema(branch, { keepShape: true }));
+  }
   for (const key of SUBSCHEMA_KEYS) {
     if (typeof schema[key] === 'object' && schema[key] !== null) schema[key] = boundedSchema(schema[key]);
   }
   for (const key of SUBSCHEMA_LIST_KEYS) {
-    if (Array.isArray(schema[key])) schema[key] = (schema[key] as unknown[]).map(boundedSchema);
+    if (key === 'oneOf' && schema.discriminator !== undefined) continue;
+    if (Array.isArray(schema[key])) schema[key] = (schema[key] as unknown[]).map((item) => boundedSchema(item));
   }
   for (const key of SUBSCHEMA_MAP_KEYS) {
     const map = schema[key];
@@ -87,7 +94,7 @@ export function boundedSchema(input: unknown): unknown {
   }
   if (typeof schema.maxItems === 'number') schema = sizeFirst(schema, 'maxItems', schema.maxItems, ARRAY_CONTENT);
   if (typeof schema.maxLength === 'number') schema = sizeFirst(schema, 'maxLength', schema.maxLength, STRING_CONTENT);
-  if (typeof schema.properties === 'object' || schema.additionalProperties !== undefined) {
+  if (!options.keepShape && (typeof schema.properties === 'object' || schema.additionalProperties !== undefined)) {
     const declared = Object.keys((schema.properties as object | undefined) ?? {}).length;
     const closed = schema.additionalProperties === false && schema.patternProperties === undefined;
     const bound =
