@@ -7,13 +7,20 @@ import { companyRoutes } from './companies/company.routes.js';
 import { CompanyListSchema, CompanySchema } from './companies/company.schemas.js';
 import type { Config } from './config.js';
 import { contactRoutes } from './contacts/contact.routes.js';
-import { ConnectionRequestSchema, ContactListSchema, ContactSchema } from './contacts/contact.schemas.js';
+import {
+  ConnectionRequestSchema,
+  ContactListSchema,
+  ContactSchema,
+  MatchUpsertContactBody,
+} from './contacts/contact.schemas.js';
 import { lazyCursorSecret } from './contacts/contact.service.js';
+import { contactBatchRoutes } from './contacts/contact-batch.routes.js';
 import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
 import { useOrganizationAuth } from './http/auth.js';
 import type { AuthCache } from './http/auth-cache.js';
 import { FailedAuthLimiter } from './http/auth-failures.js';
+import { BatchResponseSchema, BatchResultSchema } from './http/batch.js';
 import { handleClientError, handleFrameworkError, registerErrorHandling } from './http/error-handler.js';
 import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
@@ -103,6 +110,9 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
     ProblemSchema,
     ExternalRefSchema,
     ConnectionRequestSchema,
+    MatchUpsertContactBody,
+    BatchResultSchema,
+    BatchResponseSchema,
     ContactSchema,
     PageSchema,
     ContactListSchema,
@@ -149,6 +159,7 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
       useOrganizationAuth(network, organizationAuth);
       await network.register(contactRoutes, { db, cursorSecret });
       await network.register(contactMatchRoutes, { db });
+      await network.register(contactBatchRoutes, { db });
       await network.register(companyRoutes, { db, cursorSecret });
     },
     { prefix: '/api/v1/network' },

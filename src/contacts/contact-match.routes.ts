@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { problemResponses } from '../http/schemas.js';
+import { problemResponses, RefTo } from '../http/schemas.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import { MATCHED_BY_HEADER, UPSERT_ACTION_HEADER } from './contact.routes.js';
 import { MatchUpsertContactBody, ValidateOnlyQuery } from './contact.schemas.js';
@@ -43,7 +43,7 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         security: [{ bearerAuth: [] }],
         querystring: ValidateOnlyQuery,
         headers: IdempotencyHeaders,
-        body: MatchUpsertContactBody,
+        body: RefTo(MatchUpsertContactBody),
         response: {
           200: {
             description: 'An existing contact was updated (or, with validate_only, what would happen).',

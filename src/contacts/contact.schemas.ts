@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { BatchFlags, BatchItems } from '../http/batch.js';
 import { type ExternalRef, ExternalRefSchema, Nullable, RefTo, Timestamp, Uuid } from '../http/schemas.js';
 
 export type { ExternalRef };
@@ -329,4 +330,43 @@ export type UpsertQueryInput = Static<typeof UpsertQuery>;
 export const ValidateOnlyQuery = Type.Object(
   { validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }) },
   { additionalProperties: false },
+);
+
+export const ContactBatchItem = Type.Object(
+  {
+    ref: Type.Optional(
+      Type.String({ maxLength: 100, description: 'Your correlation for this item; echoed in its result.' }),
+    ),
+    externalRef: Type.Optional(RefTo(ExternalRefSchema)),
+    ifMatch: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 1000,
+        description: 'As the If-Match header, for this item alone; only on an item with externalRef.',
+      }),
+    ),
+    data: RefTo(MatchUpsertContactBody),
+  },
+  {
+    additionalProperties: false,
+    description:
+      'With `externalRef`: as PATCH /contacts/external/{namespace}/{id} (then `data.externalRefs` is not accepted). Without: as POST /contacts/upsert.',
+  },
+);
+export type ContactBatchItemInput = Static<typeof ContactBatchItem>;
+
+export const ContactBatchBody = Type.Object(
+  {
+    items: BatchItems(ContactBatchItem),
+    match: Type.Optional(
+      Type.Unsafe<'email' | 'none'>({
+        type: 'string',
+        enum: ['email', 'none'],
+        description:
+          'For items with externalRef: `email` (the default) updates the live contact with the same primary email when the reference is unknown; `none` never matches by email.',
+      }),
+    ),
+    ...BatchFlags,
+  },
+  { $id: 'ContactBatchRequest', additionalProperties: false },
 );

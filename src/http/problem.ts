@@ -83,6 +83,11 @@ export const problemRegistry = {
     description:
       'This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request.',
   },
+  'batch-rolled-back': {
+    status: 424,
+    title: 'Batch rolled back',
+    description: 'This item was valid, but another item of the atomic batch failed, so nothing was stored.',
+  },
   'precondition-required': {
     status: 428,
     title: 'Precondition required',

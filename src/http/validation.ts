@@ -92,6 +92,8 @@ export function boundedSchema(input: unknown, options: { keepShape?: boolean } =
       schema[key] = Object.fromEntries(Object.entries(map).map(([name, sub]) => [name, boundedSchema(sub)]));
     }
   }
+  // A batch's items are validated one by one by the batch itself, so that an invalid item fails alone.
+  if (schema['x-validated-per-item'] === true) schema.items = {};
   if (typeof schema.maxItems === 'number') schema = sizeFirst(schema, 'maxItems', schema.maxItems, ARRAY_CONTENT);
   if (typeof schema.maxLength === 'number') schema = sizeFirst(schema, 'maxLength', schema.maxLength, STRING_CONTENT);
   if (!options.keepShape && (typeof schema.properties === 'object' || schema.additionalProperties !== undefined)) {
