@@ -202,6 +202,34 @@ function scenarios(label: string, clients: () => Send[]) {
       );
       assert.equal(await waitForCount(pick(0), auth, refs.length), refs.length);
     });
+
+    it('runs overlapping batches in opposite orders without a deadlock or a duplicate', async () => {
+      const pick = roundRobin(clients());
+      const auth = await newTenant(pick(0));
+      const refs = Array.from({ length: 20 }, () => randomUUID());
+      const emails = Array.from({ length: 10 }, (_, i) => `batch-${i}-${randomUUID()}@example.com`);
+      const items = [
+        ...refs.map((id) => ({ externalRef: { namespace: 'salesforce', id }, data: { firstName: 'Batch' } })),
+        ...emails.map((email) => ({ data: { firstName: 'Match', email } })),
+      ];
+      const results = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          pick(i)('POST', '/api/v1/network/contacts/batch', auth, {
+            items: i % 2 === 0 ? items : [...items].reverse(),
+          }),
+        ),
+      );
+      assert.deepEqual(
+        results.map((r) => r.status),
+        Array(8).fill(200),
+        JSON.stringify(results.filter((r) => r.status !== 200).map((r) => r.body)),
+      );
+      const itemResults = results.flatMap((r) => r.body.results as Array<{ status: number; id: string }>);
+      assert.ok(itemResults.every((r) => r.status === 200 || r.status === 201));
+      assert.equal(itemResults.filter((r) => r.status === 201).length, refs.length + emails.length);
+      assert.equal(new Set(itemResults.map((r) => r.id)).size, refs.length + emails.length);
+      assert.equal(await waitForCount(pick(0), auth, refs.length + emails.length), refs.length + emails.length);
+    });
   });
 }
 
