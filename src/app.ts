@@ -4,7 +4,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { companyRoutes } from './companies/company.routes.js';
-import { CompanyListSchema, CompanySchema } from './companies/company.schemas.js';
+import { CompanyListSchema, CompanySchema, UpsertCompanyBody } from './companies/company.schemas.js';
 import type { Config } from './config.js';
 import { contactRoutes } from './contacts/contact.routes.js';
 import {
@@ -111,6 +111,7 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
     ExternalRefSchema,
     ConnectionRequestSchema,
     MatchUpsertContactBody,
+    UpsertCompanyBody,
     BatchResultSchema,
     BatchResponseSchema,
     ContactSchema,

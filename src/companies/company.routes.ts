@@ -3,12 +3,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
+import { batchResponses, itemValidator, runBatch } from '../http/batch.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { ExternalRefParams, ListQuery, problemResponses, UPSERT_ACTION_HEADER } from '../http/schemas.js';
+import { ExternalRefParams, ListQuery, problemResponses, RefTo, UPSERT_ACTION_HEADER } from '../http/schemas.js';
 import { COMPANIES_PATH, toCompany } from './company.mapper.js';
 import type { CompanyRow } from './company.repository.js';
 import {
+  CompanyBatchBody,
+  CompanyBatchItem,
   CompanyParams,
   CreateCompanyBody,
   PatchCompanyBody,
@@ -165,7 +168,7 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         params: ExternalRefParams,
         querystring: UpsertCompanyQuery,
         headers: IfMatchHeaders,
-        body: UpsertCompanyBody,
+        body: RefTo(UpsertCompanyBody),
         response: {
           200: companyResponse('Updated or revived (or, with validate_only, what would happen).', upsertActionHeader),
           201: companyResponse('Created.', { ...upsertActionHeader, Location: Type.String() }),
@@ -189,6 +192,42 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         return sendCompany(reply, row, 201);
       }
       return sendCompany(reply, row);
+    },
+  );
+
+  const validateBatchItem = itemValidator(app.validatorCompiler, CompanyBatchItem);
+
+  app.post(
+    '/companies/batch',
+    {
+      config: { scope: 'companies.write' },
+      schema: {
+        operationId: 'companies.batchUpsert',
+        summary: 'Upsert up to 1,000 companies by external reference',
+        description:
+          'Each item is PATCH /companies/external/{namespace}/{id} with its `data`. Items apply in order, as if sent one by one; every item gets a result with the status the single request would have answered; an invalid item fails alone (207). With `atomic`, any failure stores nothing (422). Push companies first, then link contacts to them by reference.',
+        tags,
+        security,
+        headers: IdempotencyHeaders,
+        body: CompanyBatchBody,
+        response: batchResponses(problemResponses(...writeProblems, ...IDEMPOTENCY_PROBLEMS)),
+      },
+    },
+    async (request, reply) => {
+      const { body } = request;
+      const handlers = service.companyBatchHandlers(
+        contextOf(request),
+        { revive: body.revive ?? true, updateOnly: body.updateOnly ?? false },
+        validateBatchItem,
+      );
+      const { status, body: results } = await runBatch(
+        requestDb(request, db),
+        body.items,
+        { atomic: body.atomic ?? false, validateOnly: body.validateOnly ?? false },
+        handlers,
+        { instance: request.url, traceId: String(request.id) },
+      );
+      return reply.code(status).send(results);
     },
   );
 

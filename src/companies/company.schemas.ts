@@ -1,4 +1,5 @@
 import { type Static, Type } from 'typebox';
+import { BatchFlags, BatchItems } from '../http/batch.js';
 import { ExternalRefSchema, Nullable, RefTo, Timestamp, Uuid } from '../http/schemas.js';
 
 const ExternalRefs = Nullable(
@@ -75,3 +76,23 @@ export const CompanyListSchema = Type.Object(
 );
 
 export const CompanyParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+export const CompanyBatchItem = Type.Object(
+  {
+    ref: Type.Optional(
+      Type.String({ maxLength: 100, description: 'Your correlation for this item; echoed in its result.' }),
+    ),
+    externalRef: RefTo(ExternalRefSchema),
+    ifMatch: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 1000, description: 'As If-Match, for this item alone.' }),
+    ),
+    data: RefTo(UpsertCompanyBody),
+  },
+  { additionalProperties: false, description: 'As PATCH /companies/external/{namespace}/{id}.' },
+);
+export type CompanyBatchItemInput = Static<typeof CompanyBatchItem>;
+
+export const CompanyBatchBody = Type.Object(
+  { items: BatchItems(CompanyBatchItem), ...BatchFlags },
+  { $id: 'CompanyBatchRequest', additionalProperties: false },
+);

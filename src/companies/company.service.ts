@@ -5,6 +5,7 @@ import { COMPANY_REFS, findExternalRefOwner, moveExternalRef, replaceExternalRef
 import { lockKey, lockKeys } from '../db/locks.js';
 import type { Database, ExternalRefJson, OrganizationSettingsRow } from '../db/schema.js';
 import { inRolledBackTransaction, inTransaction } from '../db/transaction.js';
+import { type BatchHandlers, prefixFieldErrors } from '../http/batch.js';
 import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
 import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
 import { AppError, type FieldErrors } from '../http/problem.js';
@@ -12,7 +13,7 @@ import type { ListQueryInput } from '../http/schemas.js';
 import { companyEtag, companyState } from './company.mapper.js';
 import type { CompanyRow, CompanyState } from './company.repository.js';
 import * as repository from './company.repository.js';
-import type { CompanyInput } from './company.schemas.js';
+import type { CompanyBatchItemInput, CompanyInput } from './company.schemas.js';
 
 export interface OrganizationContext {
   organizationId: string;
@@ -200,4 +201,42 @@ export async function listCompanies(
   const filter = feedFilter(query, organizationId, secret, 'companies');
   const rows = await repository.listCompanies(db, organizationId, filter);
   return feedPage(rows, query, filter, organizationId, secret, 'companies');
+}
+
+/** How one company batch item runs: exactly as PATCH /companies/external/{namespace}/{id}, on the batch's transaction. */
+export function companyBatchHandlers(
+  context: OrganizationContext,
+  options: { revive: boolean; updateOnly: boolean },
+  validate: BatchHandlers<CompanyBatchItemInput>['validate'],
+): BatchHandlers<CompanyBatchItemInput> {
+  return {
+    validate,
+    lockKeys: (item) =>
+      refLocks(context.organizationId, [
+        { namespace: item.externalRef.namespace.toLowerCase(), id: item.externalRef.id },
+      ]),
+    async execute(trx, item) {
+      try {
+        const { row, action } = await upsertCompanyByExternalRef(
+          trx,
+          context,
+          item.externalRef,
+          item.data,
+          { ...options, validateOnly: false },
+          item.ifMatch,
+        );
+        return {
+          status: action === 'created' ? 201 : 200,
+          action,
+          matchedBy: action === 'created' ? 'none' : 'external_ref',
+          id: row.id,
+          etag: companyEtag(row),
+          ambiguousContactId: null,
+          row,
+        };
+      } catch (error) {
+        throw prefixFieldErrors(error, 'data', { 'If-Match': 'ifMatch' });
+      }
+    },
+  };
 }
