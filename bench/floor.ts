@@ -38,6 +38,45 @@ app.patch<{ Params: { org: string; ref: string }; Body: { firstName?: string; la
   },
 );
 
+// The batch floor: one statement upserts every row of the request, as a set.
+const BATCH_UPSERT = `
+  INSERT INTO bench_floor_contacts (organization_id, external_id, first_name, last_name, email)
+  SELECT $1, r.external_id, r.first_name, r.last_name, r.email
+  FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS r(external_id, first_name, last_name, email)
+  ON CONFLICT (organization_id, external_id) DO UPDATE
+    SET first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email = EXCLUDED.email, updated_at = now()
+  RETURNING id, (xmax = 0) AS inserted`;
+
+interface FloorItem {
+  externalRef: { namespace: string; id: string };
+  data: { firstName?: string; lastName?: string; email?: string };
+}
+
+app.post<{ Params: { org: string }; Body: { items: FloorItem[] } }>(
+  '/floor/:org/contacts/batch',
+  {
+    schema: {
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['items'],
+        properties: { items: { type: 'array', maxItems: 1000, items: { type: 'object' } } },
+      },
+    },
+  },
+  async (request) => {
+    const { items } = request.body;
+    const { rows } = await pool.query(BATCH_UPSERT, [
+      request.params.org,
+      items.map((item) => item.externalRef.id),
+      items.map((item) => item.data.firstName ?? null),
+      items.map((item) => item.data.lastName ?? null),
+      items.map((item) => item.data.email ?? null),
+    ]);
+    return { results: rows.map((row, index) => ({ index, status: row.inserted ? 201 : 200, id: row.id })) };
+  },
+);
+
 app.get<{ Params: { org: string; id: string } }>('/floor/:org/contacts/by-id/:id', async (request, reply) => {
   const { rows } = await pool.query(GET, [request.params.org, request.params.id]);
   return rows[0] ? rows[0] : reply.code(404).send({});

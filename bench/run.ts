@@ -211,8 +211,10 @@ type Request = autocannon.Request;
 interface Scenario {
   name: string;
   target: 'api' | 'floor';
-  /** Which floor scenario this one is measured against. */
-  against?: 'floor-upsert' | 'floor-get';
+  /** Which floor scenario this one is measured against (by records per second). */
+  against?: 'floor-upsert' | 'floor-get' | 'floor-batch-100';
+  /** Records one request writes (a batch's items); 1 otherwise. */
+  records?: number;
   prepare?: (connections: number) => Promise<void>;
   requests: (connections: number) => Request[];
 }
@@ -429,7 +431,71 @@ const scenarios: Scenario[] = [
       },
     ],
   },
+  {
+    name: 'floor-batch-100',
+    target: 'floor',
+    records: 100,
+    requests: () => [
+      {
+        method: 'POST',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/floor/${orgId}/contacts/batch`,
+          headers: { 'content-type': 'application/json' } as Record<string, string>,
+          body: JSON.stringify({ items: batchItems(100, 'update') }),
+        }),
+      },
+    ],
+  },
+  ...(
+    [
+      ['batch-100-update', 100, 'update'],
+      ['batch-100-create', 100, 'create'],
+      ['batch-1000-update', 1000, 'update'],
+    ] as const
+  ).map(
+    ([name, size, kind]): Scenario => ({
+      name,
+      target: 'api',
+      against: 'floor-batch-100',
+      records: size,
+      requests: () => [
+        {
+          method: 'POST',
+          setupRequest: (request) => ({
+            ...request,
+            path: '/api/v1/network/contacts/batch',
+            headers: jsonHeaders(),
+            body: JSON.stringify({ match: 'none', items: batchItems(size, kind) }),
+          }),
+        },
+      ],
+    }),
+  ),
 ];
+
+/**
+ * Items of one batch: updates of distinct existing contacts (the floor table has the same keys), or
+ * contacts that do not exist yet. Distinct within a batch, so no item waits for another.
+ */
+function batchItems(size: number, kind: 'update' | 'create') {
+  const start = Math.floor(Math.random() * Math.max(1, updateRows.length - size));
+  return Array.from({ length: size }, (_, offset) => {
+    counter += 1;
+    if (kind === 'create') {
+      const ref = randomUUID();
+      return {
+        externalRef: { namespace: 'bench-new', id: ref },
+        data: { firstName: 'New', email: `${ref}@bench.test` },
+      };
+    }
+    const row = updateRows[(start + offset) % updateRows.length] as { i: number };
+    return {
+      externalRef: { namespace: 'bench', id: `r${row.i}` },
+      data: { firstName: `F${counter}`, lastName: `Last${row.i}`, email: `c${row.i}@bench.test` },
+    };
+  });
+}
 
 /** The first non-2xx body of a run, so a failing scenario says why. */
 let firstFailure: string | null = null;
@@ -452,6 +518,7 @@ interface Row {
   scenario: string;
   connections: number;
   requestsPerSecond: number;
+  recordsPerSecond: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -478,6 +545,7 @@ async function measure(scenario: Scenario, connections: number) {
     scenario: scenario.name,
     connections,
     requestsPerSecond: Math.round(result.requests.average),
+    recordsPerSecond: Math.round(result.requests.average * (scenario.records ?? 1)),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -507,6 +575,7 @@ for (const connections of CONNECTIONS) {
     rows.push({
       ...first,
       requestsPerSecond: Math.round((first.requestsPerSecond + again.requestsPerSecond) / 2),
+      recordsPerSecond: Math.round((first.recordsPerSecond + again.recordsPerSecond) / 2),
       p50: Math.max(first.p50, again.p50),
       p99: Math.max(first.p99, again.p99),
       non2xx: first.non2xx + again.non2xx,
@@ -519,18 +588,30 @@ for (const connections of CONNECTIONS) {
     const floorRow = rows.find((r) => r.scenario === scenario.against && r.connections === connections);
     rows.push({
       ...row,
-      ratioToFloor: floorRow ? Math.round((100 * row.requestsPerSecond) / floorRow.requestsPerSecond) / 100 : null,
+      ratioToFloor: floorRow ? Math.round((100 * row.recordsPerSecond) / floorRow.recordsPerSecond) / 100 : null,
     });
   }
 }
 const finalRss = rssMegabytes(server.pid as number);
 
 // ---------------------------------------------------------------------------------------------
-const header = ['scenario', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'RSS MB', 'x floor'];
+const header = [
+  'scenario',
+  'conns',
+  'req/s',
+  'records/s',
+  'p50 ms',
+  'p99 ms',
+  'non-2xx',
+  'errors',
+  'RSS MB',
+  'x floor',
+];
 const lines = rows.map((row) => [
   row.scenario,
   String(row.connections),
   String(row.requestsPerSecond),
+  String(row.recordsPerSecond),
   String(row.p50),
   String(row.p99),
   String(row.non2xx),

@@ -85,7 +85,7 @@ const bodyDefects: Defect[] = [
       .tuple(fc.constantFrom(...fields), loneSurrogate)
       .map(([field, text]) => ({ body: { [field]: text }, defect: `lone surrogate in ${field}` })),
   (fields) =>
-    fc.tuple(fc.constantFrom(...fields), fc.integer({ min: 200, max: 2_000 })).map(([field, length]) => ({
+    fc.tuple(fc.constantFrom(...fields), fc.integer({ min: 1_001, max: 2_000 })).map(([field, length]) => ({
       body: { [field]: Array(length).fill(0) },
       defect: `${length} numbers in ${field}`,
     })),
