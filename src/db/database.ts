@@ -20,6 +20,8 @@ export interface PoolOptions {
   /** Longest a request waits for a connection (a free one from the pool, or a new one). */
   checkoutTimeoutMs: number;
   applicationName: string;
+  /** Called with the text of every statement sent; for instrumentation (tests count round trips). */
+  onQuery?: (sql: string) => void;
 }
 
 export const DEFAULT_POOL_OPTIONS: PoolOptions = {
@@ -136,7 +138,11 @@ export function connectDatabase(url: string, options: Partial<PoolOptions> = {})
     },
     end: () => pool.end(),
   } as unknown as pg.Pool;
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: guardedPool }) });
+  const onQuery = settings.onQuery;
+  const db = new Kysely<Database>({
+    dialect: new PostgresDialect({ pool: guardedPool }),
+    ...(onQuery ? { log: (event: { query: { sql: string } }) => onQuery(event.query.sql) } : {}),
+  });
   return {
     db,
     pool,
