@@ -49,6 +49,27 @@ export interface AppDependencies {
   authCache?: AuthCache | null;
 }
 
+/** Schemas that routes and other schemas refer to by `$id`; the validator and the OpenAPI document share them. */
+export const SHARED_SCHEMAS = [
+  ProblemSchema,
+  ExternalRefSchema,
+  ConnectionRequestSchema,
+  MatchUpsertContactBody,
+  UpsertCompanyBody,
+  BatchResultSchema,
+  BatchResponseSchema,
+  ContactSchema,
+  PageSchema,
+  ContactListSchema,
+  CompanySchema,
+  CompanyListSchema,
+  OrganizationSettingsSchema,
+  OrganizationSchema,
+  ApiTokenSchema,
+  CreatedApiTokenSchema,
+  ApiTokenListSchema,
+] as const;
+
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** Builds the HTTP application. Never reads the environment and never listens: server.ts and tests do that. */
@@ -106,27 +127,7 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
     cache: authCache,
     failures: config.rateLimitPerMinute > 0 ? new FailedAuthLimiter(config.rateLimitPerMinute) : null,
   };
-  for (const schema of [
-    ProblemSchema,
-    ExternalRefSchema,
-    ConnectionRequestSchema,
-    MatchUpsertContactBody,
-    UpsertCompanyBody,
-    BatchResultSchema,
-    BatchResponseSchema,
-    ContactSchema,
-    PageSchema,
-    ContactListSchema,
-    CompanySchema,
-    CompanyListSchema,
-    OrganizationSettingsSchema,
-    OrganizationSchema,
-    ApiTokenSchema,
-    CreatedApiTokenSchema,
-    ApiTokenListSchema,
-  ]) {
-    app.addSchema(schema);
-  }
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
   // After the shared schemas, which the compiler needs to resolve $refs.
   app.setValidatorCompiler(createValidatorCompiler(app.getSchemas()));
 

@@ -1,6 +1,10 @@
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Presets, SingleBar } from 'cli-progress';
 import Value from 'typebox/value';
+import { SHARED_SCHEMAS } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
+import { countRows, ImportError, importContacts } from './contacts/contact-import.js';
 import { connectDatabase } from './db/database.js';
 import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -23,7 +27,14 @@ const usage = `Usage: npm run cli -- <command> [options]   (or: node dist/cli.js
   tokens create --org ID [--name NAME] [--scopes a,b] [--expires ISO-8601]
   tokens list --org ID
   tokens revoke --org ID --token ID
+  import --org ID FILE [--namespace NS --id-column COLUMN] [--batch-size N] [--failed FILE]
+                                                  upsert the contacts of a .csv or .jsonl file
   openapi                                         print the OpenAPI document
+
+import: CSV headers are contact fields (firstName, lastName, email, phone, linkedInUrl, primaryLanguage,
+strategy, tags, emails, phones; list cells split on ";"); JSON Lines rows are upsert bodies. With
+--namespace and --id-column rows are keyed by external reference, else matched by email/phone. Failed
+rows go to --failed (default FILE.failed.jsonl) with their problems; re-running an import is safe.
 
 Every command prints JSON. The database is DATABASE_URL, else the embedded one in DATA_DIR
 (shared with a running server, or started for the command).`;
@@ -59,6 +70,61 @@ function parseScopes(raw: string | undefined): Scope[] | undefined {
   return scopes as Scope[];
 }
 
+async function runImport(
+  file: string,
+  organizationId: string,
+  values: { namespace?: string; 'id-column'?: string; 'batch-size'?: string; failed?: string },
+): Promise<unknown> {
+  const format = file.endsWith('.csv')
+    ? 'csv'
+    : file.endsWith('.jsonl')
+      ? 'jsonl'
+      : fail('import: the file must end in .csv or .jsonl');
+  if (!fs.existsSync(file)) fail(`import: no file ${file}`);
+  const namespace = values.namespace?.toLowerCase() ?? null;
+  const idColumn = values['id-column'] ?? null;
+  if ((namespace === null) !== (idColumn === null)) fail('import: --namespace and --id-column go together');
+  if (namespace !== null && !/^[a-z0-9][a-z0-9._-]{0,49}$/.test(namespace))
+    fail(`import: --namespace "${namespace}" is not a namespace`);
+  const batchSize = Number(values['batch-size'] ?? 500);
+  return withDatabase(async (db) => {
+    const organization = await organizations.getOrganization(db, organizationId);
+    const total = await countRows(file, format);
+    // A bar on a terminal; nothing but the final JSON when the output goes to a file or a pipe.
+    const bar = process.stderr.isTTY
+      ? new SingleBar(
+          { format: 'importing [{bar}] {value}/{total} rows | {speed} rows/s | ETA {eta_formatted}', hideCursor: true },
+          Presets.shades_classic,
+        )
+      : null;
+    const started = performance.now();
+    bar?.start(total, 0, { speed: 0 });
+    try {
+      return await importContacts(
+        db,
+        { organizationId, settings: organization.settings },
+        Object.fromEntries(SHARED_SCHEMAS.map((schema) => [(schema as unknown as { $id: string }).$id, schema])),
+        {
+          file,
+          format,
+          namespace,
+          idColumn,
+          batchSize,
+          lanes: 4,
+          failedFile: values.failed ?? `${file}.failed.jsonl`,
+          onProgress: (done) =>
+            bar?.update(done, { speed: Math.round(done / Math.max((performance.now() - started) / 1000, 0.001)) }),
+        },
+      );
+    } catch (error) {
+      if (error instanceof ImportError) fail(`import: ${error.message}`);
+      throw error;
+    } finally {
+      bar?.stop();
+    }
+  });
+}
+
 async function main(argv: string[]): Promise<unknown> {
   const { positionals, values } = parseArgs({
     args: argv,
@@ -70,6 +136,10 @@ async function main(argv: string[]): Promise<unknown> {
       token: { type: 'string' },
       scopes: { type: 'string' },
       expires: { type: 'string' },
+      namespace: { type: 'string' },
+      'id-column': { type: 'string' },
+      'batch-size': { type: 'string' },
+      failed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -119,6 +189,9 @@ async function main(argv: string[]): Promise<unknown> {
     case 'openapi':
       return openApiDocument();
     default:
+      if (positionals[0] === 'import' && positionals.length === 2) {
+        return runImport(positionals[1] as string, required('org'), values);
+      }
       process.stdout.write(`${usage}\n`);
       process.exit(values.help || command === '' ? 0 : 1);
   }
