@@ -37,7 +37,8 @@ export function contactBatchHandlers(
     lockKeys(item) {
       let changes: ReturnType<typeof prepareChanges>;
       try {
-        changes = prepareChanges(item.data, settings);
+        // Connections play no part in the keys; companies named by reference are only resolved later.
+        changes = prepareChanges({ ...item.data, connections: undefined }, settings);
       } catch {
         return []; // the item fails on its own; it takes no lock
       }

@@ -110,8 +110,10 @@ export function connectDatabase(url: string, options: Partial<PoolOptions> = {})
     connectionTimeoutMillis: settings.checkoutTimeoutMs,
     idleTimeoutMillis: 30_000,
     // A runaway query or a request stuck inside a transaction must not pin a connection (and its row
-    // locks): PostgreSQL cancels the statement (57014, answered 503) and keeps the connection.
-    statement_timeout: settings.statementTimeoutMs,
+    // locks): PostgreSQL cancels the statement (57014, answered 503) and keeps the connection. It
+    // fires a little before the client-side guard, whose clock starts earlier (when the statement
+    // is sent), so a slow statement on a live server is cancelled rather than its connection cut.
+    statement_timeout: settings.statementTimeoutMs - Math.min(500, Math.floor(settings.statementTimeoutMs / 10)),
     idle_in_transaction_session_timeout: Math.max(30_000, settings.statementTimeoutMs * 2),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>

@@ -278,6 +278,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       // No Unix socket: the directory would collide with a system PostgreSQL and paths may be too long.
       'unix_socket_directories=',
       'max_connections=200',
+      // A batch holds an advisory lock per key and a lock per savepoint until it commits; the default
+      // of 64 per connection lets two full batches fill the shared lock table.
+      'max_locks_per_transaction=256',
       ...(options.ephemeral ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
     ];
     const spawnPostgres = () =>

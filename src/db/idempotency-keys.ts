@@ -8,6 +8,7 @@ export interface StoredResponse {
   requestHash: string;
   status: number;
   headers: Record<string, string>;
+  /** Sealed by the caller; stored as given. */
   body: string;
 }
 
@@ -25,13 +26,13 @@ export async function tryClaimKey(trx: Kysely<Database>, organizationId: string,
 export async function findStoredResponse(
   db: Kysely<Database>,
   organizationId: string,
-  key: string,
+  keyHash: string,
 ): Promise<StoredResponse | undefined> {
   const row = await db
     .selectFrom('idempotency_keys')
     .select(['request_hash', 'response_status', 'response_headers', 'response_body'])
     .where('organization_id', '=', organizationId)
-    .where('key', '=', key)
+    .where('key_hash', '=', keyHash)
     .where('created_at', '>', sql<Date>`now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})`)
     .executeTakeFirst();
   return row === undefined
@@ -48,21 +49,21 @@ export async function findStoredResponse(
 export async function storeResponse(
   trx: Kysely<Database>,
   organizationId: string,
-  key: string,
+  keyHash: string,
   response: StoredResponse,
 ): Promise<void> {
   await trx
     .insertInto('idempotency_keys')
     .values({
       organization_id: organizationId,
-      key,
+      key_hash: keyHash,
       request_hash: response.requestHash,
       response_status: response.status,
       response_headers: JSON.stringify(response.headers),
       response_body: response.body,
     })
     .onConflict((conflict) =>
-      conflict.columns(['organization_id', 'key']).doUpdateSet((excluded) => ({
+      conflict.columns(['organization_id', 'key_hash']).doUpdateSet((excluded) => ({
         request_hash: excluded.ref('excluded.request_hash'),
         response_status: excluded.ref('excluded.response_status'),
         response_headers: excluded.ref('excluded.response_headers'),
@@ -80,12 +81,16 @@ export async function storeResponse(
 export async function purgeExpiredKeys(db: Kysely<Database>, batchSize = 5_000): Promise<number> {
   let purged = 0;
   for (;;) {
+    // The age is checked again on the row deleted: a key answered afresh since the subquery read it
+    // (an expired key reused) must stay.
     const result = await sql`
-      DELETE FROM idempotency_keys WHERE (organization_id, key) IN (
-        SELECT organization_id, key FROM idempotency_keys
+      DELETE FROM idempotency_keys
+      WHERE (organization_id, key_hash) IN (
+        SELECT organization_id, key_hash FROM idempotency_keys
         WHERE created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
         LIMIT ${batchSize}
       )
+        AND created_at < now() - make_interval(hours => ${IDEMPOTENCY_KEY_TTL_HOURS})
     `.execute(db);
     const count = Number(result.numAffectedRows ?? 0);
     purged += count;

@@ -118,7 +118,7 @@ export interface ServerSecretsTable {
 
 export interface IdempotencyKeysTable {
   organization_id: string;
-  key: string;
+  key_hash: string;
   request_hash: string;
   response_status: number;
   response_headers: ColumnType<Record<string, string>, string, string>;

@@ -12,6 +12,7 @@ export const SqlState = {
   crashShutdown: '57P02',
   cannotConnectNow: '57P03',
   tooManyConnections: '53300',
+  outOfMemory: '53200',
 } as const;
 
 export interface PostgresError {

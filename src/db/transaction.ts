@@ -20,22 +20,22 @@ async function inSavepoint<T>(
   trx: Transaction<Database>,
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
-  for (let attempt = 1; ; attempt += 1) {
-    await sql`SAVEPOINT contacts_api_unit`.execute(trx);
+  await sql`SAVEPOINT contacts_api_unit`.execute(trx);
+  try {
+    const result = await work(trx);
+    await sql`RELEASE SAVEPOINT contacts_api_unit`.execute(trx);
+    return result;
+  } catch (error) {
     try {
-      const result = await work(trx);
+      await sql`ROLLBACK TO SAVEPOINT contacts_api_unit`.execute(trx);
       await sql`RELEASE SAVEPOINT contacts_api_unit`.execute(trx);
-      return result;
-    } catch (error) {
-      try {
-        await sql`ROLLBACK TO SAVEPOINT contacts_api_unit`.execute(trx);
-        await sql`RELEASE SAVEPOINT contacts_api_unit`.execute(trx);
-      } catch {
-        // The connection is gone with the whole transaction; the first error says why.
-        throw error;
-      }
-      if (!isRetryable(error) || attempt >= ATTEMPTS) throw error;
+    } catch {
+      // The connection is gone with the whole transaction; the first error says why.
+      throw error;
     }
+    // No retry here: a deadlock involves locks the enclosing transaction took before this savepoint,
+    // which a retry inside it would wait for again. The outermost transaction retries as a whole.
+    throw error;
   }
 }
 

@@ -39,7 +39,16 @@ export function isIdempotencyKey(value: string): boolean {
   return IDEMPOTENCY_KEY.test(value);
 }
 
+// ajv-formats' uuid also accepts a `urn:uuid:` prefix, which PostgreSQL's uuid type refuses; ids
+// here are the bare form, and anything else is a 400 before it reaches a query.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 export const customFormats = {
+  uuid: isUuid,
   'idempotency-key': isIdempotencyKey,
   'iso639-1': isIso6391,
   'linkedin-profile': isLinkedInProfileUrl,

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest, onSendHookHandler, preHandlerHookHandler } from 'fastify';
 import { type ControlledTransaction, sql } from 'kysely';
 import { Type } from 'typebox';
@@ -50,7 +50,8 @@ const REPLAYED_HEADERS = [
 interface IdempotentRequest {
   readonly trx: ControlledTransaction<Database>;
   readonly organizationId: string;
-  readonly key: string;
+  readonly keyHash: string;
+  readonly sealingKey: Buffer;
   readonly requestHash: string;
   settled: boolean;
 }
@@ -78,10 +79,29 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/** The body's encryption key, derived from the Idempotency-Key: the database never holds it. */
+function sealingKey(idempotencyKey: string, organizationId: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', idempotencyKey, organizationId, 'contacts-api idempotent answer', 32));
+}
+
+function seal(body: string, key: Buffer): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const sealed = Buffer.concat([cipher.update(body, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString('base64');
+}
+
+function open(sealed: string, key: Buffer): string {
+  const bytes = Buffer.from(sealed, 'base64');
+  const decipher = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, 12));
+  decipher.setAuthTag(bytes.subarray(12, 28));
+  return Buffer.concat([decipher.update(bytes.subarray(28)), decipher.final()]).toString('utf8');
+}
+
 function requestHash(request: FastifyRequest): string {
-  return createHash('sha256')
-    .update(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`)
-    .digest('base64url');
+  return sha256(`${request.method} ${request.url}\n${canonicalJson(request.body ?? null)}`);
 }
 
 function declaresKey(schema: unknown): boolean {
@@ -118,7 +138,9 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
           { 'retry-after': '1' },
         );
       }
-      const stored = await findStoredResponse(trx, organizationId, key);
+      const keyHash = sha256(key);
+      const sealing = sealingKey(key, organizationId);
+      const stored = await findStoredResponse(trx, organizationId, keyHash);
       if (stored !== undefined) {
         await trx.rollback().execute();
         if (stored.requestHash !== hash) {
@@ -130,11 +152,11 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
         return reply
           .code(stored.status)
           .headers({ ...stored.headers, 'idempotent-replayed': 'true' })
-          .send(stored.body);
+          .send(open(stored.body, sealing));
       }
       // What the request itself writes can be undone alone, keeping the transaction for the answer.
       await sql`SAVEPOINT contacts_api_request`.execute(trx);
-      request.idempotency = { trx, organizationId, key, requestHash: hash, settled: false };
+      request.idempotency = { trx, organizationId, keyHash, sealingKey: sealing, requestHash: hash, settled: false };
     } catch (error) {
       if (!trx.isCommitted && !trx.isRolledBack)
         await trx
@@ -161,11 +183,11 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
         const value = reply.getHeader(name);
         if (value !== undefined) headers[name] = String(value);
       }
-      await storeResponse(state.trx, state.organizationId, state.key, {
+      await storeResponse(state.trx, state.organizationId, state.keyHash, {
         requestHash: state.requestHash,
         status,
         headers,
-        body: payloadText(payload),
+        body: seal(payloadText(payload), state.sealingKey),
       });
       await state.trx.commit().execute();
       return payload;
@@ -178,9 +200,7 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
       const problem = toProblem(error, { instance: request.url, traceId: String(request.id) });
       request.log.warn({ err: error }, 'an idempotent request could not commit');
       reply.code(problem.body.status).headers(problem.headers).type(PROBLEM_CONTENT_TYPE);
-      for (const name of ['location', 'etag', 'x-propstreet-upsert-action', 'x-upsert-matched-by']) {
-        reply.removeHeader(name);
-      }
+      for (const name of REPLAYED_HEADERS) if (name !== 'content-type') reply.removeHeader(name);
       return JSON.stringify(problem.body);
     }
   };

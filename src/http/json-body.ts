@@ -26,8 +26,10 @@ const UTF8_CHARSETS = new Set(['utf-8', 'utf8']);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 // Strings (with their escapes) and the punctuation that shapes objects and arrays; numbers and
-// literals need no attention. The string alternative is unrolled so that long strings do not backtrack.
-const TOKEN = /"[^"\\]*(?:\\.[^"\\]*)*"|[{}[\],]/g;
+// literals need no attention. The string alternative is unrolled so that long strings do not
+// backtrack, and a string that never closes runs to the end once (`$`): without that, each of its
+// escaped quotes would start a new scan to the end of the body, quadratic in its length.
+const TOKEN = /"[^"\\]*(?:\\[\s\S][^"\\]*)*(?:"|$)|[{}[\],]/g;
 
 interface ObjectFrame {
   readonly object: true;
@@ -55,9 +57,15 @@ function pathOf(frames: readonly Frame[], key?: string): string {
   return path === '' ? 'body' : path;
 }
 
-function decodeKey(token: string): string {
-  // Keys with escapes are compared by what they mean: "a" and "\u0061" are the same key.
-  return token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
+/** The key a token spells, or null when it is not a valid JSON string (the parser then says so). */
+function decodeKey(token: string): string | null {
+  if (!token.includes('\\')) return token.endsWith('"') && token.length > 1 ? token.slice(1, -1) : null;
+  try {
+    // Keys with escapes are compared by what they mean: "a" and "\u0061" are the same key.
+    return JSON.parse(token) as string;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -83,6 +91,7 @@ export function findStructureProblems(text: string): FieldErrors | null {
       }
       if (isKey) {
         const key = decodeKey(token);
+        if (key === null) return null;
         top.expectingKey = false;
         top.keys ??= new Set();
         if (top.keys.has(key)) return { [pathOf(stack.slice(0, -1), key)]: ['appears more than once in its object'] };

@@ -426,6 +426,8 @@ export function toProblem(error: unknown, context: ProblemContext): ProblemRespo
         );
       case SqlState.queryCanceled:
       case SqlState.tooManyConnections:
+      // Also "out of shared memory" when the lock table is full: it clears as transactions end.
+      case SqlState.outOfMemory:
       case SqlState.cannotConnectNow:
       case SqlState.adminShutdown:
       case SqlState.crashShutdown:

@@ -116,7 +116,7 @@ export function boundedSchema(input: unknown, options: { keepShape?: boolean } =
  * U+FFFD in its place, or refuse it in jsonb). Keys are checked like values. The walk is iterative so
  * deep documents cannot overflow the stack.
  */
-export function unsafeTextErrors(data: unknown): ErrorObject[] {
+export function unsafeTextErrors(data: unknown, skipRootKeys: ReadonlySet<string> = new Set()): ErrorObject[] {
   const errors: ErrorObject[] = [];
   const report = (instancePath: string, message: string) =>
     errors.push({ instancePath, schemaPath: '#', keyword: 'text', params: {}, message });
@@ -133,6 +133,7 @@ export function unsafeTextErrors(data: unknown): ErrorObject[] {
       for (let index = value.length - 1; index >= 0; index -= 1) pending.push([value[index], `${path}/${index}`]);
     } else if (typeof value === 'object' && value !== null) {
       for (const key of Object.keys(value)) {
+        if (path === '' && skipRootKeys.has(key)) continue;
         const childPath = `${path}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`;
         check(key, childPath);
         pending.push([(value as Record<string, unknown>)[key], childPath]);
@@ -163,8 +164,14 @@ export function createValidatorCompiler(sharedSchemas: Record<string, unknown>):
   return ({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? bodyAjv : textAjv;
     const validateSchema = ajv.compile(boundedSchema(schema) as object);
+    // A batch's items are checked one by one (text included), so that bad text fails only its item.
+    const properties =
+      (schema as { properties?: Record<string, { 'x-validated-per-item'?: boolean }> }).properties ?? {};
+    const perItem = new Set(
+      Object.keys(properties).filter((key) => properties[key]?.['x-validated-per-item'] === true),
+    );
     const validate: CompiledValidator = (data) => {
-      const textErrors = unsafeTextErrors(data);
+      const textErrors = unsafeTextErrors(data, perItem);
       const valid = validateSchema(data);
       const errors = [...textErrors, ...(validateSchema.errors ?? [])];
       validate.errors = errors.length > 0 ? errors : null;

@@ -40,14 +40,26 @@ export async function createTestApp(
   await migrateToLatest(database.db);
   // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY.
   const authCache = options.authCache ? new AuthCache() : null;
+  let live: () => void = () => {};
+  const listening = new Promise<void>((resolve) => {
+    live = resolve;
+  });
   const listener =
     authCache === null
       ? null
       : listen(databaseUrl(), AUTH_CHANGED_CHANNEL, {
           onNotify: () => authCache.clear(),
-          onState: (live) => authCache.setLive(live),
+          onState: (state) => {
+            authCache.setLive(state);
+            if (state) live();
+          },
           onError: () => {},
         });
+  // The cache serves only once its invalidation channel listens; tests that rely on it wait for that
+  // (on a loaded machine it can take longer than any fixed pause).
+  if (listener !== null) {
+    await Promise.race([listening, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+  }
   const app = await buildApp({ config, db: database.db, authCache });
   await app.ready();
   return {

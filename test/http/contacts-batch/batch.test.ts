@@ -234,6 +234,29 @@ describe('POST /contacts/batch', () => {
     });
   }
 
+  it('fails only the item with a NUL character or an id PostgreSQL would refuse', async () => {
+    const response = await api.post(BATCH, {
+      items: [
+        byRef('b-text-ok', { firstName: 'Fine' }),
+        byRef('b-text-nul', { firstName: 'Nul\u0000' }),
+        byRef('b-text-urn', {
+          firstName: 'Urn',
+          connections: [
+            { company: { kind: 'existing', id: 'urn:uuid:00000000-0000-0000-0000-000000000000' }, primary: true },
+          ],
+        }),
+      ],
+    });
+    assert.equal(response.statusCode, 207, response.body);
+    const { results } = response.json();
+    assert.deepEqual(
+      results.map((r: Json) => r.status),
+      [201, 400, 400],
+    );
+    assert.deepEqual(results[1].problem.errors, { 'data.firstName': ['must not contain the NUL character'] });
+    assert.ok(results[2].problem.errors['data.connections[0].company.id']);
+  });
+
   it('fails only the item that is not an object', async () => {
     const response = await api.post(BATCH, {
       items: [{ data: { firstName: 'Fine' } }, 'text', { data: { firstName: 1 } }],

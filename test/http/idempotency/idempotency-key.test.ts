@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -12,6 +12,9 @@ import { ADMIN_IDEMPOTENCY_SCOPE, IdempotencyHeaders, requestDb } from '../../..
 import { ADMIN_TOKEN, createTestApp, databaseUrl, request, type TestApp } from '../../helpers/app.js';
 import { COMPANIES, CONTACTS, client, type Json, newContact } from '../../helpers/contacts.js';
 import { adminHeaders, newOrganization, type TestOrganization } from '../../helpers/factories.js';
+
+/** Keys are stored as their SHA-256, never as sent. */
+const hashOf = (key: string) => createHash('sha256').update(key).digest('base64url');
 
 describe('Idempotency-Key', () => {
   let test: TestApp;
@@ -191,7 +194,7 @@ describe('Idempotency-Key', () => {
     assert.equal(replayed.json().id, created.json().id);
     const stored = await sql<{
       n: string;
-    }>`SELECT count(*) AS n FROM idempotency_keys WHERE organization_id = ${ADMIN_IDEMPOTENCY_SCOPE} AND key = ${adminKey}`.execute(
+    }>`SELECT count(*) AS n FROM idempotency_keys WHERE organization_id = ${ADMIN_IDEMPOTENCY_SCOPE} AND key_hash = ${hashOf(adminKey)}`.execute(
       test.database.db,
     );
     assert.equal(Number(stored.rows[0]?.n), 1);
@@ -211,6 +214,16 @@ describe('Idempotency-Key', () => {
     assert.equal(tokenAgain.json().token, token.json().token);
     const list = await request(test.app, { method: 'GET', url: tokenUrl, headers: adminHeaders });
     assert.equal(list.json().data.filter((t: Json) => t.name === 'sync').length, 1);
+    // The stored answer holds the new token, so neither the key nor the answer is stored readable.
+    const rows = await sql<{
+      key_hash: string;
+      response_body: string;
+    }>`SELECT key_hash, response_body FROM idempotency_keys WHERE organization_id = ${ADMIN_IDEMPOTENCY_SCOPE}`.execute(
+      test.database.db,
+    );
+    const dump = JSON.stringify(rows.rows);
+    assert.ok(!dump.includes(token.json().token), 'the token is not stored in the clear');
+    assert.ok(!dump.includes(tokenKey), 'the key is not stored in the clear');
   });
 
   for (const [what, value] of [
@@ -234,7 +247,7 @@ describe('Idempotency-Key', () => {
   it('forgets keys after 24 hours: purged, and a reuse runs as a new request', async () => {
     const idempotencyKey = key();
     const first = await api.post(CONTACTS, { firstName: 'Old' }, { 'idempotency-key': idempotencyKey });
-    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE organization_id = ${org.id} AND key = ${idempotencyKey}`.execute(
+    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE organization_id = ${org.id} AND key_hash = ${hashOf(idempotencyKey)}`.execute(
       test.database.db,
     );
     const reused = await api.post(CONTACTS, { firstName: 'Old' }, { 'idempotency-key': idempotencyKey });
@@ -244,13 +257,13 @@ describe('Idempotency-Key', () => {
 
     const expiredKey = key();
     await api.post(CONTACTS, { firstName: 'Gone' }, { 'idempotency-key': expiredKey });
-    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE organization_id = ${org.id} AND key = ${expiredKey}`.execute(
+    await sql`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE organization_id = ${org.id} AND key_hash = ${hashOf(expiredKey)}`.execute(
       test.database.db,
     );
     assert.ok((await purgeExpiredKeys(test.database.db)) >= 1);
     const left = await sql<{
       n: string;
-    }>`SELECT count(*) AS n FROM idempotency_keys WHERE organization_id = ${org.id} AND key = ${expiredKey}`.execute(
+    }>`SELECT count(*) AS n FROM idempotency_keys WHERE organization_id = ${org.id} AND key_hash = ${hashOf(expiredKey)}`.execute(
       test.database.db,
     );
     assert.equal(Number(left.rows[0]?.n), 0);
