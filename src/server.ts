@@ -48,7 +48,7 @@ async function main(): Promise<void> {
   });
   const authCache = new AuthCache();
   const authListener = listen(databaseUrl, AUTH_CHANGED_CHANNEL, {
-    onNotify: () => authCache.clear(),
+    onNotify: (organizationId) => authCache.invalidate(organizationId),
     onState: (live) => authCache.setLive(live),
     onError: (error) => logger.warn({ err: error }, 'auth invalidation listener lost its connection; reconnecting'),
   });

@@ -1,9 +1,12 @@
 import type { Db } from '../db/database.js';
+import { refKey } from '../db/external-refs.js';
 import { lockKey } from '../db/locks.js';
+import type { ExternalRefJson } from '../db/schema.js';
 import { type BatchHandlers, type ItemOutcome, prefixFieldErrors } from '../http/batch.js';
 import { AppError } from '../http/problem.js';
 import { contactEtag } from './contact.mapper.js';
-import type { ContactRow } from './contact.repository.js';
+import type { ContactChanges } from './contact.model.js';
+import { type BatchUpsertItem, batchUpsertByRef, type ContactRow } from './contact.repository.js';
 import type { ContactBatchItemInput } from './contact.schemas.js';
 import {
   emailLock,
@@ -13,6 +16,7 @@ import {
   upsertByExternalRef,
 } from './contact.service.js';
 import { upsertByMatch } from './contact-match.service.js';
+import { FAST_WRITE_KEYS } from './contact-upsert.sql.js';
 import { emailKey } from './email.js';
 
 export interface ContactBatchOptions {
@@ -53,6 +57,51 @@ export function contactBatchHandlers(
         ...(fields.includes('email') && email ? [email] : []),
         ...(fields.includes('phone') && changes.phone ? [lockKey('contact-phone', organizationId, changes.phone)] : []),
       ];
+    },
+
+    chunkKey(item) {
+      // The set form covers the plain sync write: keyed by reference, unconditional, fields only.
+      if (item.externalRef === undefined || item.ifMatch !== undefined || item.data.externalRefs !== undefined)
+        return null;
+      if (item.data.connections !== undefined) return null;
+      return refKey({ namespace: item.externalRef.namespace.toLowerCase(), id: item.externalRef.id });
+    },
+
+    async executeChunk(trx: Db, chunk) {
+      const writes: BatchUpsertItem[] = [];
+      for (const { index, item } of chunk) {
+        let changes: ContactChanges;
+        try {
+          changes = prepareChanges(item.data, settings);
+        } catch {
+          return null; // the item's own error comes from running it alone
+        }
+        if (!Object.keys(changes).every((key) => FAST_WRITE_KEYS.has(key))) return null;
+        const ref = item.externalRef as ExternalRefJson;
+        writes.push({
+          n: index,
+          ref: { namespace: ref.namespace.toLowerCase(), id: ref.id },
+          changes,
+          emailKey: changes.email ? emailKey(changes.email) : null,
+        });
+      }
+      const written = await batchUpsertByRef(trx, organizationId, writes, {
+        mayCreate: !options.updateOnly,
+        matchEmail: options.matchEmail,
+      });
+      const outcomes = new Map<number, ItemOutcome & { row: ContactRow }>();
+      for (const [n, { outcome, row }] of written) {
+        outcomes.set(n, {
+          status: outcome === 'created' ? 201 : 200,
+          action: outcome,
+          matchedBy: outcome === 'created' ? 'none' : 'external_ref',
+          id: row.id,
+          etag: contactEtag(row),
+          ambiguousContactId: null,
+          row,
+        });
+      }
+      return outcomes;
     },
 
     async execute(trx: Db, item) {

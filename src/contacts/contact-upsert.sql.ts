@@ -31,44 +31,70 @@ interface Field {
   value: string;
 }
 
-const text = (key: string, column: string): Field => ({ key, column, value: `$4::jsonb->>'${key}'` });
-const json = (key: string, column: string): Field => ({ key, column, value: `$4::jsonb->'${key}'` });
+/** Where a statement reads the changes document and the email key from: parameters, or a row of a set. */
+interface Source {
+  changes: string;
+  emailKey: string;
+}
 
-const FIELDS: Field[] = [
-  text('firstName', 'first_name'),
-  text('lastName', 'last_name'),
-  text('email', 'email'),
-  { key: 'email', column: 'email_key', value: '$5::text' },
-  text('phone', 'phone'),
-  text('linkedInUrl', 'linkedin_url'),
-  json('emails', 'emails'),
-  json('phones', 'phones'),
-  text('primaryLanguage', 'primary_language'),
-  { key: 'tags', column: 'tags', value: `ARRAY(SELECT jsonb_array_elements_text($4::jsonb->'tags'))` },
-  text('strategy', 'strategy'),
-  { key: 'blocked', column: 'blocked', value: `($4::jsonb->>'blocked')::boolean` },
-];
+/** The one-request statement's parameters: $4 the changes, $5 the email key. */
+const PARAMETERS: Source = { changes: '$4::jsonb', emailKey: '$5::text' };
+
+/** Every field the statements write, once: its key in the changes, its column, how its new value reads. */
+function fieldsOf({ changes, emailKey }: Source): Field[] {
+  const text = (key: string, column: string): Field => ({ key, column, value: `${changes}->>'${key}'` });
+  const json = (key: string, column: string): Field => ({ key, column, value: `${changes}->'${key}'` });
+  return [
+    text('firstName', 'first_name'),
+    text('lastName', 'last_name'),
+    text('email', 'email'),
+    { key: 'email', column: 'email_key', value: emailKey },
+    text('phone', 'phone'),
+    text('linkedInUrl', 'linkedin_url'),
+    json('emails', 'emails'),
+    json('phones', 'phones'),
+    text('primaryLanguage', 'primary_language'),
+    { key: 'tags', column: 'tags', value: `ARRAY(SELECT jsonb_array_elements_text(${changes}->'tags'))` },
+    text('strategy', 'strategy'),
+    { key: 'blocked', column: 'blocked', value: `(${changes}->>'blocked')::boolean` },
+  ];
+}
+
+const FIELDS = fieldsOf(PARAMETERS);
 
 /** Keys the statement handles; anything else in the changes sends the call down the general path. */
 export const FAST_WRITE_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) => field.key));
 
-const next = (field: Field, row: string) =>
-  `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} ELSE ${row}.${field.column} END`;
-const nextOf = (column: string, row: string) => next(FIELDS.find((field) => field.column === column) as Field, row);
-const identifier = (row: string) =>
-  `coalesce(${['first_name', 'last_name', 'email', 'phone'].map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`;
-const changed = (row: string) =>
-  `(${FIELDS.filter((field) => field.column !== 'email_key')
-    .map((field) => `($4::jsonb ? '${field.key}' AND ${field.value} IS DISTINCT FROM ${row}.${field.column})`)
-    .join('\n      OR ')})`;
-const fromEmpty = (field: Field) =>
-  field.column === 'tags'
-    ? `CASE WHEN $4::jsonb ? 'tags' THEN ${field.value} ELSE '{}'::text[] END`
-    : field.column === 'blocked'
-      ? `coalesce(CASE WHEN $4::jsonb ? 'blocked' THEN ${field.value} END, false)`
-      : field.column === 'emails' || field.column === 'phones'
-        ? `coalesce(CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END, '[]'::jsonb)`
-        : `CASE WHEN $4::jsonb ? '${field.key}' THEN ${field.value} END`;
+/** The SQL pieces of the contact rules (contact.model.ts: applyChanges, hasIdentifier, sameState), per source. */
+function rulesOf(source: Source) {
+  const fields = fieldsOf(source);
+  const { changes } = source;
+  const next = (field: Field, row: string) =>
+    `CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} ELSE ${row}.${field.column} END`;
+  const nextOf = (column: string, row: string) => next(fields.find((field) => field.column === column) as Field, row);
+  return {
+    fields,
+    next,
+    identifier: (row: string) =>
+      `coalesce(${['first_name', 'last_name', 'email', 'phone'].map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`,
+    changed: (row: string) =>
+      `(${fields
+        .filter((field) => field.column !== 'email_key')
+        .map((field) => `(${changes} ? '${field.key}' AND ${field.value} IS DISTINCT FROM ${row}.${field.column})`)
+        .join('\n      OR ')})`,
+    fromEmpty: (field: Field) =>
+      field.column === 'tags'
+        ? `CASE WHEN ${changes} ? 'tags' THEN ${field.value} ELSE '{}'::text[] END`
+        : field.column === 'blocked'
+          ? `coalesce(CASE WHEN ${changes} ? 'blocked' THEN ${field.value} END, false)`
+          : field.column === 'emails' || field.column === 'phones'
+            ? `coalesce(CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} END, '[]'::jsonb)`
+            : `CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} END`,
+    hasIdentifierInChanges: `coalesce(${['firstName', 'lastName', 'email', 'phone'].map((key) => `${changes}->>'${key}'`).join(', ')}) IS NOT NULL`,
+  };
+}
+
+const { next, identifier, changed, fromEmpty, hasIdentifierInChanges } = rulesOf(PARAMETERS);
 
 /**
  * The contact's current ETag, computed as contact.mapper.ts's contactEtag does: SHA-256 over the id,
@@ -141,7 +167,7 @@ inserted AS (
   SELECT $1::uuid, ${FIELDS.map(fromEmpty).join(', ')},
          jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
   WHERE $7::boolean AND $8::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM target)
-    AND coalesce($4::jsonb->>'firstName', $4::jsonb->>'lastName', $4::jsonb->>'email', $4::jsonb->>'phone') IS NOT NULL
+    AND ${hasIdentifierInChanges}
   RETURNING contacts.*, ${companies}, NULL::text AS matched_by, NULL::uuid AS other_id
 ),
 inserted_ref AS (
@@ -182,4 +208,86 @@ WHERE contacts.organization_id = $1
   AND ${identifier('contacts')}
   AND NOT ${changed('contacts')}
   ${keysInPlace}`;
+}
+
+/** A batch item's row in the set statement: its changes document and email key. */
+const ITEM_ROW: Source = { changes: 'i.changes', emailKey: 'i.email_key' };
+
+/**
+ * The batch's set form of the external-reference upsert: one statement writes a chunk of items with
+ * distinct references, from the same field declarations and rules as the one-request statement.
+ * Each item is updated (when something changes), reported unchanged, or created; an item it cannot
+ * decide alone (a deleted contact, a result without identifier, an unknown reference whose email a
+ * live contact has when matching by email) is left out of the answer, and the batch then runs the
+ * whole chunk item by item instead. Items of a chunk touch distinct contacts, so applying them
+ * together equals applying them in order; anything that would make them interfere (two of them
+ * claiming one email) breaks a unique index, fails the statement, and sends the chunk item by item.
+ *
+ * Parameters: $1 organization, $2 the items (jsonb array of { n, namespace, external_id, changes,
+ * email_key }), $3 whether it may create, $4 whether unknown references match by email.
+ */
+export function batchUpsertByRefSql(companies: string): string {
+  const rules = rulesOf(ITEM_ROW);
+  return `
+WITH input AS (
+  SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb, email_key text)
+),
+target AS (
+  SELECT i.n, c.id
+  FROM input i
+  JOIN contact_external_refs r ON r.organization_id = $1::uuid AND r.namespace = i.namespace AND r.external_id = i.external_id
+  JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
+),
+updated AS (
+  UPDATE contacts SET
+    ${rules.fields.map((field) => `${field.column} = ${rules.next(field, 'contacts')}`).join(',\n    ')},
+    version = contacts.version + 1,
+    updated_at = date_trunc('milliseconds', now()),
+    change_type = 'updated',
+    change_origin = i.namespace,
+    change_xid = pg_current_xact_id()
+  FROM input i JOIN target t ON t.n = i.n
+  WHERE contacts.organization_id = $1::uuid
+    AND contacts.id = t.id
+    AND contacts.deleted_at IS NULL
+    AND ${rules.identifier('contacts')}
+    AND ${rules.changed('contacts')}
+  RETURNING i.n, contacts.*, ${companies}
+),
+unchanged AS (
+  SELECT i.n, contacts.*, ${companies}
+  FROM input i
+  JOIN target t ON t.n = i.n
+  JOIN contacts ON contacts.organization_id = $1::uuid AND contacts.id = t.id
+  WHERE contacts.deleted_at IS NULL
+    AND ${rules.identifier('contacts')}
+    AND NOT ${rules.changed('contacts')}
+),
+to_create AS (
+  SELECT i.*, gen_random_uuid() AS id
+  FROM input i
+  WHERE $3::boolean
+    AND NOT EXISTS (SELECT 1 FROM target t WHERE t.n = i.n)
+    AND ${rules.hasIdentifierInChanges}
+    AND NOT ($4::boolean AND i.email_key IS NOT NULL AND EXISTS (
+      SELECT 1 FROM contacts m
+      WHERE m.organization_id = $1::uuid AND m.email_key = i.email_key AND m.deleted_at IS NULL
+    ))
+),
+inserted AS (
+  INSERT INTO contacts (organization_id, id, ${rules.fields.map((field) => field.column).join(', ')}, external_refs, change_origin)
+  SELECT $1::uuid, i.id, ${rules.fields.map(rules.fromEmpty).join(', ')},
+         jsonb_build_array(jsonb_build_object('namespace', i.namespace, 'id', i.external_id)), i.namespace
+  FROM to_create i
+  RETURNING contacts.*, ${companies}
+),
+inserted_refs AS (
+  INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)
+  SELECT $1::uuid, namespace, external_id, id FROM to_create
+)
+SELECT 'updated' AS outcome, * FROM updated
+UNION ALL
+SELECT 'unchanged' AS outcome, * FROM unchanged
+UNION ALL
+SELECT 'created' AS outcome, tc.n, inserted.* FROM inserted JOIN to_create tc ON tc.id = inserted.id`;
 }

@@ -3,7 +3,7 @@ import { prepared, registerPrepared } from '../db/prepared.js';
 import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
 import type { ContactChanges, ContactState } from './contact.model.js';
-import { fastWriteSql } from './contact-upsert.sql.js';
+import { batchUpsertByRefSql, fastWriteSql } from './contact-upsert.sql.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
 
@@ -37,6 +37,8 @@ const COMPANIES = `CASE WHEN contacts.connections = '[]'::jsonb THEN '[]'::jsonb
 const companies = sql<CompanyLink[]>`${sql.raw(COMPANIES)}`.as('companies');
 
 // Built once: the statement texts never change, only their parameters.
+const BATCH_UPSERT_SQL = registerPrepared(batchUpsertByRefSql(`${COMPANIES} AS companies`));
+
 const FAST_WRITE_SQL = {
   ref: registerPrepared(fastWriteSql('ref', `${COMPANIES} AS companies`)),
   id: registerPrepared(fastWriteSql('id', `${COMPANIES} AS companies`)),
@@ -106,6 +108,37 @@ export async function fastWrite(
   if (first === undefined) return undefined;
   const { outcome, matched_by, other_id, ...row } = first;
   return { outcome, row: row as ContactRow, matchedBy: matched_by, otherContactId: other_id };
+}
+
+export interface BatchUpsertItem {
+  /** The item's index in the batch. */
+  n: number;
+  ref: ExternalRefJson;
+  changes: ContactChanges;
+  emailKey: string | null;
+}
+
+/**
+ * Upserts a chunk of batch items by external reference in one statement (contact-upsert.sql.ts).
+ * Items it could not decide alone are missing from the answer.
+ */
+export async function batchUpsertByRef(
+  db: Executor,
+  organizationId: string,
+  items: readonly BatchUpsertItem[],
+  options: { mayCreate: boolean; matchEmail: boolean },
+): Promise<Map<number, { outcome: FastWriteOutcome; row: ContactRow }>> {
+  const input = items.map((item) => ({
+    n: item.n,
+    namespace: item.ref.namespace,
+    external_id: item.ref.id,
+    changes: item.changes,
+    email_key: item.emailKey,
+  }));
+  const result = await db.executeQuery<ContactRow & { outcome: FastWriteOutcome; n: number }>(
+    CompiledQuery.raw(BATCH_UPSERT_SQL, [organizationId, JSON.stringify(input), options.mayCreate, options.matchEmail]),
+  );
+  return new Map(result.rows.map(({ outcome, n, ...row }) => [n, { outcome, row: row as ContactRow }]));
 }
 
 function stateColumns(state: ContactState, emailKey: string | null) {

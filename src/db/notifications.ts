@@ -15,7 +15,8 @@ export interface Listener {
 }
 
 export interface ListenerEvents {
-  onNotify(): void;
+  /** With the notification's payload: the organization it concerns. */
+  onNotify(payload: string | undefined): void;
   /** true once listening, false when the connection is lost (until it is back). */
   onState(live: boolean): void;
   onError(error: unknown): void;
@@ -44,7 +45,7 @@ export function listen(url: string, channel: string, events: ListenerEvents): Li
     next.on('error', lost);
     next.on('end', () => lost());
     next.on('notification', (message) => {
-      if (message.channel === channel) events.onNotify();
+      if (message.channel === channel) events.onNotify(message.payload);
     });
     try {
       await next.connect();

@@ -54,6 +54,19 @@ export class AuthCache {
     this.#entries.clear();
   }
 
+  /**
+   * Forgets one organization's tokens (a notification names the organization whose tokens or
+   * settings changed), so one tenant's changes do not empty every tenant's cache. Without a name,
+   * everything goes. Lookups in flight are refused either way (the generation moves on).
+   */
+  invalidate(organizationId: string | undefined): void {
+    if (organizationId === undefined || organizationId === '') return this.clear();
+    this.#generation += 1;
+    for (const [key, entry] of this.#entries) {
+      if (entry.token.organizationId === organizationId) this.#entries.delete(key);
+    }
+  }
+
   /** Called by the invalidation listener: caching is allowed only while it is connected. */
   setLive(live: boolean): void {
     this.#live = live;

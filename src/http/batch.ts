@@ -151,11 +151,23 @@ export interface BatchHandlers<Item> {
   validate(item: unknown): ErrorObject[] | null;
   /** The advisory lock keys an item's write will take, to take them all up front in one sorted pass. */
   lockKeys(item: Item): string[];
-  execute(
+  execute(trx: Db, item: Item, index: number): Promise<ItemOutcome & { row: OutcomeRow }>;
+  /**
+   * The set form, when the resource has one: the key that must be distinct within a chunk for an
+   * item that can be written together with its neighbours, or null when it runs alone.
+   */
+  chunkKey?(item: Item): string | null;
+  /** Writes a chunk in one go; null when any item could not be decided there (the chunk then runs item by item). */
+  executeChunk?(
     trx: Db,
-    item: Item,
-    index: number,
-  ): Promise<ItemOutcome & { row: { id: string; version: number; change_xid: string } }>;
+    chunk: ReadonlyArray<{ index: number; item: Item }>,
+  ): Promise<Map<number, ItemOutcome & { row: OutcomeRow }> | null>;
+}
+
+interface OutcomeRow {
+  id: string;
+  version: number;
+  change_xid: string;
 }
 
 interface BatchOptions {
@@ -244,27 +256,69 @@ export async function runBatch<Item>(
     const batchXid = rows[0]?.xid;
     const versions = new Map<string, number>();
     const results: BatchResult[] = [];
-    for (const [index, entry] of validated.entries()) {
-      const ref = itemRef(items[index]);
-      if (!entry.ok) {
-        results.push(failed(index, ref, entry.problem));
-        continue;
+    const record = (index: number, { row, ...outcome }: ItemOutcome & { row: OutcomeRow }) => {
+      let action = outcome.action;
+      if (action === 'updated') {
+        const changedHere = String(row.change_xid) === batchXid && versions.get(row.id) !== row.version;
+        if (!changedHere) action = 'unchanged';
       }
+      versions.set(row.id, row.version);
+      results.push({ index, ref: itemRef(items[index]), ...outcome, action, problem: null });
+    };
+    const runAlone = async (index: number, item: Item) => {
       try {
-        const { row, ...outcome } = await handlers.execute(trx, entry.item, index);
-        let action = outcome.action;
-        if (action === 'updated') {
-          const changedHere = String(row.change_xid) === batchXid && versions.get(row.id) !== row.version;
-          if (!changedHere) action = 'unchanged';
-        }
-        versions.set(row.id, row.version);
-        results.push({ index, ref, ...outcome, action, problem: null });
+        record(index, await handlers.execute(trx, item, index));
       } catch (error) {
         const problem = toProblem(error, context);
         if (problem.body.status >= 500) throw error;
-        results.push(failed(index, ref, problem.body));
+        results.push(failed(index, itemRef(items[index]), problem.body));
+      }
+    };
+    // Runs of consecutive items with distinct keys go to the set form together. If it cannot
+    // decide every item of a run, or the statement fails (two items claim one email), the run is
+    // rolled back to its savepoint and applied item by item: the one-by-one order stays the rule.
+    let chunk: Array<{ index: number; item: Item }> = [];
+    const chunkKeys = new Set<string>();
+    const flush = async () => {
+      const run = chunk;
+      chunk = [];
+      chunkKeys.clear();
+      let decided: Map<number, ItemOutcome & { row: OutcomeRow }> | null = null;
+      if (run.length > 1 && handlers.executeChunk) {
+        const executeChunk = handlers.executeChunk;
+        try {
+          decided = await inTransaction(trx, async (unit) => {
+            const outcomes = await executeChunk(unit, run);
+            if (outcomes === null || run.some(({ index }) => !outcomes.has(index))) throw new Rollback(null);
+            return outcomes;
+          });
+        } catch (error) {
+          if (!(error instanceof Rollback) && toProblem(error, context).body.status >= 500) throw error;
+          decided = null;
+        }
+      }
+      for (const { index, item } of run) {
+        const outcome = decided?.get(index);
+        if (outcome !== undefined) record(index, outcome);
+        else await runAlone(index, item);
+      }
+    };
+    for (const [index, entry] of validated.entries()) {
+      if (!entry.ok) {
+        await flush();
+        results.push(failed(index, itemRef(items[index]), entry.problem));
+        continue;
+      }
+      const key = handlers.chunkKey?.(entry.item) ?? null;
+      if (key === null || chunkKeys.has(key)) await flush();
+      if (key === null) {
+        await runAlone(index, entry.item);
+      } else {
+        chunk.push({ index, item: entry.item });
+        chunkKeys.add(key);
       }
     }
+    await flush();
     const anyFailed = results.some((result) => result.problem !== null);
     if (options.validateOnly || (options.atomic && anyFailed)) throw new Rollback(results);
     return results;

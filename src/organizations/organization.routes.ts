@@ -99,7 +99,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const organization = await service.updateOrganization(db, request.params.orgId, request.body);
       // Other processes learn of it through the database; this one forgets at once.
-      authCache?.clear();
+      authCache?.invalidate(request.params.orgId);
       return organization;
     },
   );
@@ -170,7 +170,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       await service.revokeApiToken(db, request.params.orgId, request.params.tokenId);
-      authCache?.clear();
+      authCache?.invalidate(request.params.orgId);
       return reply.code(204).send(null);
     },
   );

@@ -59,7 +59,7 @@ export const settingsRoutes: FastifyPluginAsyncTypebox<{
     async (request) => {
       const { organizationId } = request.auth as AuthContext;
       const settings = await service.updateSettings(db, organizationId, request.body);
-      authCache?.clear();
+      authCache?.invalidate(organizationId);
       return settings;
     },
   );

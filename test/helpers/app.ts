@@ -48,7 +48,7 @@ export async function createTestApp(
     authCache === null
       ? null
       : listen(databaseUrl(), AUTH_CHANGED_CHANNEL, {
-          onNotify: () => authCache.clear(),
+          onNotify: (organizationId) => authCache.invalidate(organizationId),
           onState: (state) => {
             authCache.setLive(state);
             if (state) live();

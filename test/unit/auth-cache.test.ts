@@ -45,6 +45,18 @@ describe('AuthCache', () => {
     assert.equal(cache.get('k')?.tokenId, 'token');
   });
 
+  it("forgets one organization's tokens on its invalidation, and keeps the others'", () => {
+    const cache = new AuthCache();
+    cache.setLive(true);
+    cache.set('a', token(), cache.ticket());
+    cache.set('b', { ...token(), organizationId: 'other' }, cache.ticket());
+    cache.invalidate('org');
+    assert.equal(cache.get('a'), undefined);
+    assert.equal(cache.get('b')?.organizationId, 'other');
+    cache.invalidate(undefined);
+    assert.equal(cache.get('b'), undefined);
+  });
+
   it('forgets everything on clear', () => {
     const cache = new AuthCache();
     cache.setLive(true);
