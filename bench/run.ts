@@ -476,10 +476,15 @@ const scenarios: Scenario[] = [
 
 /**
  * Items of one batch: updates of distinct existing contacts (the floor table has the same keys), or
- * contacts that do not exist yet. Distinct within a batch, so no item waits for another.
+ * contacts that do not exist yet.
  */
+let batchBlock = 0;
 function batchItems(size: number, kind: 'update' | 'create') {
-  const start = Math.floor(Math.random() * Math.max(1, updateRows.length - size));
+  // Consecutive requests take consecutive blocks of rows, so the batches in flight at one time
+  // (one per connection) touch disjoint contacts, as parallel sync workers do; batches that share
+  // keys would take turns by design.
+  const blocks = Math.max(1, Math.floor(updateRows.length / size));
+  const start = (batchBlock++ % blocks) * size;
   return Array.from({ length: size }, (_, offset) => {
     counter += 1;
     if (kind === 'create') {

@@ -65,32 +65,45 @@ const FIELDS = fieldsOf(PARAMETERS);
 /** Keys the statement handles; anything else in the changes sends the call down the general path. */
 export const FAST_WRITE_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) => field.key));
 
-/** The SQL pieces of the contact rules (contact.model.ts: applyChanges, hasIdentifier, sameState), per source. */
-function rulesOf(source: Source) {
+/**
+ * The SQL pieces of the contact rules (contact.model.ts: applyChanges, hasIdentifier, sameState),
+ * reading each field's presence and new value through `has` and `value`: straight from the source's
+ * changes document, or (for a set of rows) from columns computed once per row by `projection`.
+ */
+function rulesOf(source: Source, projected = false) {
   const fields = fieldsOf(source);
-  const { changes } = source;
+  const has = (key: string) => (projected ? `i.has_${key.toLowerCase()}` : `${source.changes} ? '${key}'`);
+  const value = (field: Field) => (projected ? `i.v_${field.column}` : field.value);
   const next = (field: Field, row: string) =>
-    `CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} ELSE ${row}.${field.column} END`;
+    `CASE WHEN ${has(field.key)} THEN ${value(field)} ELSE ${row}.${field.column} END`;
   const nextOf = (column: string, row: string) => next(fields.find((field) => field.column === column) as Field, row);
+  const keys = [...new Set(fields.map((field) => field.key))];
   return {
     fields,
     next,
+    /** For a set source: the columns the projected rules read, computed from each row's document once. */
+    projection: [
+      ...fields.map((field) => `${field.value} AS v_${field.column}`),
+      ...keys.map((key) => `${source.changes} ? '${key}' AS has_${key.toLowerCase()}`),
+    ].join(',\n         '),
     identifier: (row: string) =>
       `coalesce(${['first_name', 'last_name', 'email', 'phone'].map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`,
     changed: (row: string) =>
       `(${fields
         .filter((field) => field.column !== 'email_key')
-        .map((field) => `(${changes} ? '${field.key}' AND ${field.value} IS DISTINCT FROM ${row}.${field.column})`)
+        .map((field) => `(${has(field.key)} AND ${value(field)} IS DISTINCT FROM ${row}.${field.column})`)
         .join('\n      OR ')})`,
     fromEmpty: (field: Field) =>
       field.column === 'tags'
-        ? `CASE WHEN ${changes} ? 'tags' THEN ${field.value} ELSE '{}'::text[] END`
+        ? `CASE WHEN ${has('tags')} THEN ${value(field)} ELSE '{}'::text[] END`
         : field.column === 'blocked'
-          ? `coalesce(CASE WHEN ${changes} ? 'blocked' THEN ${field.value} END, false)`
+          ? `coalesce(CASE WHEN ${has('blocked')} THEN ${value(field)} END, false)`
           : field.column === 'emails' || field.column === 'phones'
-            ? `coalesce(CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} END, '[]'::jsonb)`
-            : `CASE WHEN ${changes} ? '${field.key}' THEN ${field.value} END`,
-    hasIdentifierInChanges: `coalesce(${['firstName', 'lastName', 'email', 'phone'].map((key) => `${changes}->>'${key}'`).join(', ')}) IS NOT NULL`,
+            ? `coalesce(CASE WHEN ${has(field.key)} THEN ${value(field)} END, '[]'::jsonb)`
+            : `CASE WHEN ${has(field.key)} THEN ${value(field)} END`,
+    hasIdentifierInChanges: `coalesce(${['first_name', 'last_name', 'email', 'phone']
+      .map((column) => value(fields.find((field) => field.column === column) as Field))
+      .join(', ')}) IS NOT NULL`,
   };
 }
 
@@ -227,10 +240,12 @@ const ITEM_ROW: Source = { changes: 'i.changes', emailKey: 'i.email_key' };
  * email_key }), $3 whether it may create, $4 whether unknown references match by email.
  */
 export function batchUpsertByRefSql(companies: string): string {
-  const rules = rulesOf(ITEM_ROW);
+  const rules = rulesOf(ITEM_ROW, true);
   return `
 WITH input AS (
-  SELECT * FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb, email_key text)
+  SELECT i.n, i.namespace, i.external_id, i.email_key,
+         ${rules.projection}
+  FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb, email_key text)
 ),
 target AS (
   SELECT i.n, c.id
