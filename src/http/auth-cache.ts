@@ -60,7 +60,10 @@ export class AuthCache {
    * everything goes. Lookups in flight are refused either way (the generation moves on).
    */
   invalidate(organizationId: string | undefined): void {
-    if (organizationId === undefined || organizationId === '') return this.clear();
+    if (organizationId === undefined || organizationId === '') {
+      this.clear();
+      return;
+    }
     this.#generation += 1;
     for (const [key, entry] of this.#entries) {
       if (entry.token.organizationId === organizationId) this.#entries.delete(key);
