@@ -247,11 +247,16 @@ WITH input AS (
          ${rules.projection}
   FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb, email_key text)
 ),
+-- Each lookup is a LATERAL probe with LIMIT 1: one index lookup per item, whatever the planner
+-- thinks of the organization's size (a hash join would read every reference it has).
 target AS (
-  SELECT i.n, c.id
+  SELECT i.n, r.contact_id AS id
   FROM input i
-  JOIN contact_external_refs r ON r.organization_id = $1::uuid AND r.namespace = i.namespace AND r.external_id = i.external_id
-  JOIN contacts c ON c.organization_id = r.organization_id AND c.id = r.contact_id
+  CROSS JOIN LATERAL (
+    SELECT r.contact_id FROM contact_external_refs r
+    WHERE r.organization_id = $1::uuid AND r.namespace = i.namespace AND r.external_id = i.external_id
+    LIMIT 1
+  ) r
 ),
 updated AS (
   UPDATE contacts SET
@@ -263,6 +268,9 @@ updated AS (
     change_xid = pg_current_xact_id()
   FROM input i JOIN target t ON t.n = i.n
   WHERE contacts.organization_id = $1::uuid
+    -- The id list makes the contacts an index lookup by key whatever the statistics say (a bulk
+    -- import is when they are stale); the join then pairs each with its item.
+    AND contacts.id = ANY (ARRAY(SELECT id FROM target))
     AND contacts.id = t.id
     AND contacts.deleted_at IS NULL
     AND ${rules.identifier('contacts')}
@@ -274,20 +282,24 @@ unchanged AS (
   FROM input i
   JOIN target t ON t.n = i.n
   JOIN contacts ON contacts.organization_id = $1::uuid AND contacts.id = t.id
-  WHERE contacts.deleted_at IS NULL
+  WHERE contacts.id = ANY (ARRAY(SELECT id FROM target))
+    AND contacts.deleted_at IS NULL
     AND ${rules.identifier('contacts')}
     AND NOT ${rules.changed('contacts')}
 ),
 to_create AS (
   SELECT i.*, gen_random_uuid() AS id
   FROM input i
+  LEFT JOIN LATERAL (
+    SELECT true AS taken FROM contacts m
+    WHERE $4::boolean AND i.email_key IS NOT NULL
+      AND m.organization_id = $1::uuid AND m.email_key = i.email_key AND m.deleted_at IS NULL
+    LIMIT 1
+  ) owner ON true
   WHERE $3::boolean
     AND NOT EXISTS (SELECT 1 FROM target t WHERE t.n = i.n)
     AND ${rules.hasIdentifierInChanges}
-    AND NOT ($4::boolean AND i.email_key IS NOT NULL AND EXISTS (
-      SELECT 1 FROM contacts m
-      WHERE m.organization_id = $1::uuid AND m.email_key = i.email_key AND m.deleted_at IS NULL
-    ))
+    AND owner.taken IS NULL
 ),
 inserted AS (
   INSERT INTO contacts (organization_id, id, ${rules.fields.map((field) => field.column).join(', ')}, external_refs, change_origin)
