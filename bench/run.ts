@@ -65,6 +65,42 @@ async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
   throw new Error(`${url} did not answer within 60 s`);
 }
 
+// CPU time from /proc, in clock ticks: the process's own (utime + stime, fields 14 and 15).
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0; // the process ended between the listing and the read
+  }
+}
+
+/** CPU seconds of every PostgreSQL process of the machine, by pid (the bench's database is the only busy one). */
+function postgresCpu(): Map<number, number> {
+  const byPid = new Map<number, number>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') {
+        byPid.set(Number(entry), processCpuSeconds(Number(entry)));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return byPid;
+}
+
+/** CPU spent since `before` by the processes alive now (one that exited meanwhile takes its time with it). */
+function postgresCpuSince(before: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, seconds] of postgresCpu()) total += seconds - (before.get(pid) ?? 0);
+  return total;
+}
+
 function rssMegabytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
@@ -524,6 +560,9 @@ interface Row {
   connections: number;
   requestsPerSecond: number;
   recordsPerSecond: number;
+  /** CPU time of the server under test (the API or the floor) and of PostgreSQL, per record written or read. */
+  nodeMicrosPerRecord: number;
+  postgresMicrosPerRecord: number;
   p50: number;
   p99: number;
   non2xx: number;
@@ -544,13 +583,20 @@ async function measure(scenario: Scenario, connections: number) {
   if (WARMUP > 0) await run(url, connections, WARMUP, scenario.requests(connections));
   await scenario.prepare?.(connections);
   log(`${scenario.name} @ ${connections} connection(s)…`);
+  const pid = (scenario.target === 'api' ? server.pid : floor.pid) as number;
+  const nodeBefore = processCpuSeconds(pid);
+  const postgresBefore = postgresCpu();
   const result = await run(url, connections, DURATION, scenario.requests(connections));
+  const records = Math.max(1, result.requests.total * (scenario.records ?? 1));
+  const perRecord = (seconds: number) => Math.round((seconds * 1e6) / records);
   if (firstFailure !== null) log(`  first failure: ${firstFailure}`);
   return {
     scenario: scenario.name,
     connections,
     requestsPerSecond: Math.round(result.requests.average),
     recordsPerSecond: Math.round(result.requests.average * (scenario.records ?? 1)),
+    nodeMicrosPerRecord: perRecord(processCpuSeconds(pid) - nodeBefore),
+    postgresMicrosPerRecord: perRecord(postgresCpuSince(postgresBefore)),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -581,6 +627,8 @@ for (const connections of CONNECTIONS) {
       ...first,
       requestsPerSecond: Math.round((first.requestsPerSecond + again.requestsPerSecond) / 2),
       recordsPerSecond: Math.round((first.recordsPerSecond + again.recordsPerSecond) / 2),
+      nodeMicrosPerRecord: Math.round((first.nodeMicrosPerRecord + again.nodeMicrosPerRecord) / 2),
+      postgresMicrosPerRecord: Math.round((first.postgresMicrosPerRecord + again.postgresMicrosPerRecord) / 2),
       p50: Math.max(first.p50, again.p50),
       p99: Math.max(first.p99, again.p99),
       non2xx: first.non2xx + again.non2xx,
@@ -605,6 +653,8 @@ const header = [
   'conns',
   'req/s',
   'records/s',
+  'node µs/rec',
+  'pg µs/rec',
   'p50 ms',
   'p99 ms',
   'non-2xx',
@@ -617,6 +667,8 @@ const lines = rows.map((row) => [
   String(row.connections),
   String(row.requestsPerSecond),
   String(row.recordsPerSecond),
+  String(row.nodeMicrosPerRecord),
+  String(row.postgresMicrosPerRecord),
   String(row.p50),
   String(row.p99),
   String(row.non2xx),
