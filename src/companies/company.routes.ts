@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
-import { batchResponses, itemValidator, runBatch } from '../http/batch.js';
+import { answerBatch, batchResponses, itemValidator } from '../http/batch.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { ExternalRefParams, ListQuery, problemResponses, RefTo, UPSERT_ACTION_HEADER } from '../http/schemas.js';
@@ -220,14 +220,7 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         { revive: body.revive ?? true, updateOnly: body.updateOnly ?? false },
         validateBatchItem,
       );
-      const { status, body: results } = await runBatch(
-        requestDb(request, db),
-        body.items,
-        { atomic: body.atomic ?? false, validateOnly: body.validateOnly ?? false },
-        handlers,
-        { instance: request.url, traceId: String(request.id) },
-      );
-      return reply.code(status).send(results);
+      return answerBatch(request, reply, db, body, handlers);
     },
   );
 

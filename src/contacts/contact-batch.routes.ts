@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
-import { batchResponses, itemValidator, runBatch } from '../http/batch.js';
-import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
+import { answerBatch, batchResponses, itemValidator } from '../http/batch.js';
+import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders } from '../http/idempotency.js';
 import { problemResponses } from '../http/schemas.js';
 import { ContactBatchBody, ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
@@ -49,14 +49,7 @@ export const contactBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         },
         validateItem,
       );
-      const { status, body: results } = await runBatch<ContactBatchItemInput>(
-        requestDb(request, db),
-        body.items,
-        { atomic: body.atomic ?? false, validateOnly: body.validateOnly ?? false },
-        handlers,
-        { instance: request.url, traceId: String(request.id) },
-      );
-      return reply.code(status).send(results);
+      return answerBatch<ContactBatchItemInput>(request, reply, db, body, handlers);
     },
   );
 };

@@ -1,11 +1,12 @@
 import type { ErrorObject } from 'ajv';
-import type { FastifySchemaCompiler } from 'fastify';
+import type { FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { sql, type Transaction } from 'kysely';
 import { type TSchema, Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { lockKeys } from '../db/locks.js';
 import type { Database } from '../db/schema.js';
 import { inTransaction, Rollback } from '../db/transaction.js';
+import { requestDb } from './idempotency.js';
 import { AppError, type FieldErrors, type ProblemBody, type ProblemContext, toProblem } from './problem.js';
 import { Nullable, Uuid } from './schemas.js';
 
@@ -349,4 +350,29 @@ export async function runBatch<Item>(
   }
   const status = !anyFailed ? 200 : options.atomic ? 422 : 207;
   return { status, body: { results, summary } };
+}
+
+/** The envelope's flags that every batch shares, with their defaults. */
+export interface BatchEnvelope {
+  items: readonly unknown[];
+  atomic?: boolean;
+  validateOnly?: boolean;
+}
+
+/** Runs a batch request and answers it: the one route handler body of every batch route. */
+export async function answerBatch<Item>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  db: Db,
+  body: BatchEnvelope,
+  handlers: BatchHandlers<Item>,
+) {
+  const { status, body: results } = await runBatch<Item>(
+    requestDb(request, db),
+    body.items,
+    { atomic: body.atomic ?? false, validateOnly: body.validateOnly ?? false },
+    handlers,
+    { instance: request.url, traceId: String(request.id) },
+  );
+  return reply.code(status).send(results);
 }
