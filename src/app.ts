@@ -159,9 +159,10 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
   await app.register(
     async (network) => {
       useOrganizationAuth(network, organizationAuth);
-      await network.register(contactRoutes, { db, cursorSecret });
-      await network.register(contactMatchRoutes, { db });
-      await network.register(contactBatchRoutes, { db });
+      const oneStatement = config.oneStatementWrites;
+      await network.register(contactRoutes, { db, cursorSecret, oneStatement });
+      await network.register(contactMatchRoutes, { db, oneStatement });
+      await network.register(contactBatchRoutes, { db, oneStatement });
       await network.register(companyRoutes, { db, cursorSecret });
     },
     { prefix: '/api/v1/network' },

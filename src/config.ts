@@ -20,6 +20,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   /** 0 disables rate limiting. */
   readonly rateLimitPerMinute: number;
+  /** false sends every contact write through the transactional path (a kill switch for the one-statement form). */
+  readonly oneStatementWrites: boolean;
 }
 
 export class ConfigError extends Error {
@@ -79,6 +81,13 @@ function host(env: Env): string {
   return raw;
 }
 
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(name, `expected true or false, got ${quote(raw)}`);
+  return raw === 'true';
+}
+
 /** Parses the environment once at start; every problem names its variable. */
 export function loadConfig(env: Env = process.env, cwd: string = process.cwd()): Config {
   const logLevel = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
@@ -102,5 +111,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     adminToken,
     bodyLimitBytes: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),
+    oneStatementWrites: boolean(env, 'ONE_STATEMENT_WRITES', true),
   });
 }

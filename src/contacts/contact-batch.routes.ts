@@ -1,13 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Db } from '../db/database.js';
-import type { AuthContext } from '../http/auth.js';
 import { answerBatch, batchResponses, itemValidator } from '../http/batch.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders } from '../http/idempotency.js';
 import { problemResponses } from '../http/schemas.js';
+import { type ContactWriteOptions, organizationContext } from './contact.routes.js';
 import { ContactBatchBody, ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
 
-export const contactBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+export const contactBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db } & ContactWriteOptions> = async (
+  app,
+  { db, ...options },
+) => {
   const validateItem = itemValidator(app.validatorCompiler, ContactBatchItem);
 
   app.post(
@@ -38,10 +41,9 @@ export const contactBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
       },
     },
     async (request, reply) => {
-      const { organizationId, settings } = request.auth as AuthContext;
       const body = request.body;
       const handlers = contactBatchHandlers(
-        { organizationId, settings },
+        organizationContext(request, options),
         {
           matchEmail: (body.match ?? 'email') === 'email',
           revive: body.revive ?? true,

@@ -60,6 +60,7 @@ export function contactBatchHandlers(
     },
 
     chunkKey(item) {
+      if (context.oneStatement === false) return null;
       // The set form covers the plain sync write: keyed by reference, unconditional, fields only.
       if (item.externalRef === undefined || item.ifMatch !== undefined || item.data.externalRefs !== undefined)
         return null;

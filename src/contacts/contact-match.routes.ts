@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
-import type { AuthContext } from '../http/auth.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
 import { problemResponses, RefTo } from '../http/schemas.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
-import { MATCHED_BY_HEADER, UPSERT_ACTION_HEADER } from './contact.routes.js';
+import {
+  type ContactWriteOptions,
+  MATCHED_BY_HEADER,
+  organizationContext,
+  UPSERT_ACTION_HEADER,
+} from './contact.routes.js';
 import { MatchUpsertContactBody, ValidateOnlyQuery } from './contact.schemas.js';
 import { upsertByMatch } from './contact-match.service.js';
 
@@ -29,7 +33,10 @@ const headers = {
   }),
 };
 
-export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db } & ContactWriteOptions> = async (
+  app,
+  { db, ...options },
+) => {
   app.post(
     '/contacts/upsert',
     {
@@ -70,9 +77,8 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
       },
     },
     async (request, reply) => {
-      const { organizationId, settings } = request.auth as AuthContext;
       const validateOnly = request.query.validate_only;
-      const result = await upsertByMatch(requestDb(request, db), { organizationId, settings }, request.body, {
+      const result = await upsertByMatch(requestDb(request, db), organizationContext(request, options), request.body, {
         validateOnly,
       });
       const contact = toContact(result.row);

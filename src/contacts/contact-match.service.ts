@@ -63,7 +63,7 @@ export async function upsertByMatch(
   // of the locks below: one statement finds the match and updates it under its row lock. A miss, a
   // create, a new email or phone for the match, and anything else the statement cannot decide alone
   // go down the general path.
-  if (!options.validateOnly && (email !== null || phone !== null)) {
+  if (!options.validateOnly && context.oneStatement !== false && (email !== null || phone !== null)) {
     const match = { emailKey: email, phone, phoneFirst: fields[0] === 'phone' };
     const fast = await tryFastWrite(db, organizationId, { match }, changes, 'api', null);
     if (fast?.matchedBy) {

@@ -36,9 +36,19 @@ const upsertHeaders = {
   'X-Upsert-Matched-By': Type.String({ description: '`external_ref`, `email`, `phone` or `none`.' }),
 };
 
-function contextOf(request: FastifyRequest): service.OrganizationContext {
+/** Options of the contact write routes. */
+export interface ContactWriteOptions {
+  /** ONE_STATEMENT_WRITES: whether writes may take the one-statement form. */
+  oneStatement: boolean;
+}
+
+/** The organization a request writes for, and how (shared by every contact write route). */
+export function organizationContext(
+  request: FastifyRequest,
+  options: ContactWriteOptions,
+): service.OrganizationContext {
   const { organizationId, settings } = request.auth as AuthContext;
-  return { organizationId, settings };
+  return { organizationId, settings, oneStatement: options.oneStatement };
 }
 
 function sendContact(reply: FastifyReply, row: ContactRow, status = 200) {
@@ -46,10 +56,9 @@ function sendContact(reply: FastifyReply, row: ContactRow, status = 200) {
   return reply.code(status).header('etag', contact.etag).send(contact);
 }
 
-export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: () => Promise<Buffer> }> = async (
-  app,
-  { db, cursorSecret },
-) => {
+export const contactRoutes: FastifyPluginAsyncTypebox<
+  { db: Db; cursorSecret: () => Promise<Buffer> } & ContactWriteOptions
+> = async (app, { db, cursorSecret, ...options }) => {
   app.post(
     '/contacts',
     {
@@ -74,7 +83,11 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
       },
     },
     async (request, reply) => {
-      const row = await service.createContact(requestDb(request, db), contextOf(request), request.body);
+      const row = await service.createContact(
+        requestDb(request, db),
+        organizationContext(request, options),
+        request.body,
+      );
       reply.header('location', `${CONTACTS_PATH}/${row.id}`);
       return sendContact(reply, row, 201);
     },
@@ -173,7 +186,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
     async (request, reply) => {
       const row = await service.updateContact(
         db,
-        contextOf(request),
+        organizationContext(request, options),
         request.params.id,
         request.body,
         request.headers['if-match'],
@@ -202,7 +215,12 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
       },
     },
     async (request, reply) => {
-      await service.deleteContact(db, contextOf(request), request.params.id, request.headers['if-match']);
+      await service.deleteContact(
+        db,
+        organizationContext(request, options),
+        request.params.id,
+        request.headers['if-match'],
+      );
       return reply.code(204).send();
     },
   );
@@ -271,7 +289,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
       const { query } = request;
       const result = await service.upsertByExternalRef(
         db,
-        contextOf(request),
+        organizationContext(request, options),
         request.params,
         request.body,
         {

@@ -36,6 +36,8 @@ import { emailKey } from './email.js';
 export interface OrganizationContext {
   organizationId: string;
   settings: OrganizationSettingsRow;
+  /** false: never the one-statement form (ONE_STATEMENT_WRITES=false); absent means true. */
+  oneStatement?: boolean;
 }
 
 export type UpsertAction = 'created' | 'updated' | 'revived';
@@ -309,7 +311,10 @@ export async function updateContact(
   const ifMatch = readIfMatch(ifMatchHeader, context.settings.requireIfMatch);
   const changes = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
   const { organizationId } = context;
-  const fast = await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
+  const fast =
+    context.oneStatement === false
+      ? undefined
+      : await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
   if (fast !== undefined) return fast.row;
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
@@ -385,7 +390,7 @@ export async function upsertByExternalRef(
   const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
-  if (!options.validateOnly) {
+  if (!options.validateOnly && context.oneStatement !== false) {
     const mayCreate = !options.matchEmail && !options.updateOnly;
     const fast = await tryFastWrite(db, organizationId, { ref, mayCreate }, changes, origin, ifMatch);
     if (fast !== undefined) {

@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       adminToken: null,
       bodyLimitBytes: 10 * 1024 * 1024,
       rateLimitPerMinute: 600,
+      oneStatementWrites: true,
     });
   });
 
@@ -44,6 +45,7 @@ describe('loadConfig', () => {
         ADMIN_TOKEN: 'a-long-enough-admin-secret',
         BODY_LIMIT: '2048',
         RATE_LIMIT_PER_MINUTE: '60',
+        ONE_STATEMENT_WRITES: 'FALSE',
       },
       '/srv/app',
     );
@@ -59,6 +61,7 @@ describe('loadConfig', () => {
       adminToken: 'a-long-enough-admin-secret',
       bodyLimitBytes: 2048,
       rateLimitPerMinute: 60,
+      oneStatementWrites: false,
     });
   });
 
@@ -108,6 +111,7 @@ describe('loadConfig', () => {
     ['DATABASE_STATEMENT_TIMEOUT', { DATABASE_STATEMENT_TIMEOUT: '10s' }],
     ['DATABASE_STATEMENT_TIMEOUT', { DATABASE_STATEMENT_TIMEOUT: '0' }],
     ['DATABASE_CHECKOUT_TIMEOUT', { DATABASE_CHECKOUT_TIMEOUT: '-1' }],
+    ['ONE_STATEMENT_WRITES', { ONE_STATEMENT_WRITES: 'yes' }],
     ['ADMIN_TOKEN', { ADMIN_TOKEN: 'short' }],
     ['BODY_LIMIT', { BODY_LIMIT: '10mb' }],
     ['BODY_LIMIT', { BODY_LIMIT: '0' }],
