@@ -35,17 +35,28 @@ export function contactBatchHandlers(
   validate: BatchHandlers<ContactBatchItemInput>['validate'],
 ): BatchHandlers<ContactBatchItemInput> {
   const { organizationId, settings } = context;
+  // An item's field changes, normalized once for its keys and for the set form; null when they are
+  // invalid (the item then runs alone and reports why). Connections play no part in either: keys
+  // do not depend on them, and items with connections never go to the set form.
+  const normalized = new WeakMap<ContactBatchItemInput, ContactChanges | null>();
+  const changesOf = (item: ContactBatchItemInput): ContactChanges | null => {
+    if (!normalized.has(item)) {
+      let changes: ContactChanges | null;
+      try {
+        changes = prepareChanges({ ...item.data, connections: undefined }, settings);
+      } catch {
+        changes = null;
+      }
+      normalized.set(item, changes);
+    }
+    return normalized.get(item) ?? null;
+  };
   return {
     validate,
 
     lockKeys(item) {
-      let changes: ReturnType<typeof prepareChanges>;
-      try {
-        // Connections play no part in the keys; companies named by reference are only resolved later.
-        changes = prepareChanges({ ...item.data, connections: undefined }, settings);
-      } catch {
-        return []; // the item fails on its own; it takes no lock
-      }
+      const changes = changesOf(item);
+      if (changes === null) return []; // the item fails on its own; it takes no lock
       const email = changes.email ? emailLock(organizationId, emailKey(changes.email)) : null;
       if (item.externalRef !== undefined) {
         const ref = { namespace: item.externalRef.namespace.toLowerCase(), id: item.externalRef.id };
@@ -71,12 +82,8 @@ export function contactBatchHandlers(
     async executeChunk(trx: Db, chunk) {
       const writes: BatchUpsertItem[] = [];
       for (const { index, item } of chunk) {
-        let changes: ContactChanges;
-        try {
-          changes = prepareChanges(item.data, settings);
-        } catch {
-          return null; // the item's own error comes from running it alone
-        }
+        const changes = changesOf(item);
+        if (changes === null) return null; // the item's own error comes from running it alone
         if (!Object.keys(changes).every((key) => FAST_WRITE_KEYS.has(key))) return null;
         const ref = item.externalRef as ExternalRefJson;
         writes.push({

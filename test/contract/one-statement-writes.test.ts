@@ -6,38 +6,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase, type DatabaseHandle } from '../../src/db/database.js';
-import { ADMIN_TOKEN, databaseUrl } from '../helpers/app.js';
+import { createTestApp, type TestApp } from '../helpers/app.js';
 import { CONTACTS, client, newContact, refPath } from '../helpers/contacts.js';
 import { newOrganization, type TestOrganization } from '../helpers/factories.js';
 
 describe('one-statement writes', () => {
-  let app: FastifyInstance;
-  let database: DatabaseHandle;
+  let test: TestApp;
   let org: TestOrganization;
   let api: ReturnType<typeof client>;
   let statements: string[] = [];
 
   before(async () => {
-    const config = loadConfig({
-      LOG_LEVEL: 'silent',
-      ADMIN_TOKEN,
-      RATE_LIMIT_PER_MINUTE: '0',
-      DATABASE_URL: databaseUrl(),
-    });
-    database = connectDatabase(databaseUrl(), { poolSize: 4, onQuery: (text) => statements.push(text) });
-    app = await buildApp({ config, db: database.db });
-    await app.ready();
-    org = await newOrganization(app);
-    api = client(app, org);
+    test = await createTestApp({}, { pool: { onQuery: (text) => statements.push(text) } });
+    org = await newOrganization(test.app);
+    api = client(test.app, org);
   });
-  after(async () => {
-    await app.close();
-    await database.close();
-  });
+  after(() => test.close());
 
   /** The statements a request sent that touch contacts (authentication reads tokens, not contacts). */
   async function contactStatements(send: () => Promise<{ statusCode: number; body: string }>) {

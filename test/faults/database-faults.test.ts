@@ -1,47 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { buildApp } from '../../src/app.js';
-import { loadConfig } from '../../src/config.js';
-import { connectDatabase, type DatabaseHandle } from '../../src/db/database.js';
-import { ADMIN_TOKEN, databaseUrl, type Response, request } from '../helpers/app.js';
+import { createTestApp, databaseUrl, type Response, request, type TestApp } from '../helpers/app.js';
 import { CONTACTS, client, newContact, refPath } from '../helpers/contacts.js';
 import { newOrganization, type TestOrganization } from '../helpers/factories.js';
 import { type FreezableProxy, startFreezableProxy } from '../helpers/freezable-proxy.js';
 
-interface FaultApp {
-  app: FastifyInstance;
-  database: DatabaseHandle;
-  close(): Promise<void>;
-}
-
 /** An app whose connections carry their own application_name, so the test can kill exactly those. */
-async function faultApp(url: string, applicationName: string, env: Record<string, string> = {}): Promise<FaultApp> {
-  const config = loadConfig({
-    LOG_LEVEL: 'silent',
-    ADMIN_TOKEN,
-    RATE_LIMIT_PER_MINUTE: '0',
-    DATABASE_URL: url,
-    ...env,
-  });
-  const database = connectDatabase(url, {
-    poolSize: 8,
-    applicationName,
-    statementTimeoutMs: config.databaseStatementTimeoutMs,
-    checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
-  });
-  const app = await buildApp({ config, db: database.db });
-  await app.ready();
-  return {
-    app,
-    database,
-    async close() {
-      await app.close();
-      await database.close();
-    },
-  };
+function faultApp(url: string, applicationName: string, env: Record<string, string> = {}): Promise<TestApp> {
+  return createTestApp({ DATABASE_URL: url, ...env }, { pool: { poolSize: 8, applicationName } });
 }
 
 function assertUnavailable(response: Response, context: string): void {
@@ -67,7 +35,7 @@ async function terminateBackends(applicationName: string): Promise<number> {
 
 describe('database faults: connections terminated under load', () => {
   const applicationName = `contacts-api-fault-${randomUUID().slice(0, 8)}`;
-  let fault: FaultApp;
+  let fault: TestApp;
   let org: TestOrganization;
   let contactId: string;
 
@@ -128,7 +96,7 @@ describe('database faults: a database that stops answering', () => {
   const STATEMENT_TIMEOUT_MS = 1_000;
   const CHECKOUT_TIMEOUT_MS = 500;
   let proxy: FreezableProxy;
-  let fault: FaultApp;
+  let fault: TestApp;
   let org: TestOrganization;
   let contactId: string;
 
@@ -175,7 +143,7 @@ describe('database faults: a database that stops answering', () => {
 });
 
 describe('database faults: a database that cannot be reached', () => {
-  let fault: FaultApp;
+  let fault: TestApp;
 
   before(async () => {
     fault = await faultApp('postgres://app:secret@127.0.0.1:1/contacts', 'contacts-api-unreachable');

@@ -1,7 +1,7 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { type Config, loadConfig } from '../../src/config.js';
-import { connectDatabase, type DatabaseHandle } from '../../src/db/database.js';
+import { connectDatabase, type DatabaseHandle, type PoolOptions } from '../../src/db/database.js';
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from '../../src/db/notifications.js';
 import { AuthCache } from '../../src/http/auth-cache.js';
@@ -20,11 +20,20 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** A real app on the test database; override environment variables to test configuration. */
-export async function createTestApp(
-  env: Record<string, string> = {},
-  options: { authCache?: boolean } = {},
-): Promise<TestApp> {
+export interface TestAppOptions {
+  /** A token cache kept coherent through LISTEN/NOTIFY, as server.ts wires it. */
+  authCache?: boolean;
+  /** Pool settings beyond the environment's (an application_name to find the connections, a query hook). */
+  pool?: Partial<PoolOptions>;
+  /** Extra routes, added before the app is ready (a test observes an error path through them). */
+  routes?: (app: FastifyInstance, database: DatabaseHandle) => void;
+}
+
+/**
+ * A real app; override environment variables to test configuration (DATABASE_URL may point it at
+ * another server, a proxy or nothing at all).
+ */
+export async function createTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const config: Config = loadConfig({
     LOG_LEVEL: 'silent',
     ADMIN_TOKEN,
@@ -32,12 +41,15 @@ export async function createTestApp(
     DATABASE_URL: databaseUrl(),
     ...env,
   });
-  const database = connectDatabase(databaseUrl(), {
+  const url = config.databaseUrl ?? databaseUrl();
+  const database = connectDatabase(url, {
     poolSize: 10,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+    ...options.pool,
   });
-  await migrateToLatest(database.db);
+  // The test database is migrated by `npm test`; this covers running one file on its own.
+  if (url === databaseUrl()) await migrateToLatest(database.db);
   // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY.
   const authCache = options.authCache ? new AuthCache() : null;
   let live: () => void = () => {};
@@ -61,6 +73,7 @@ export async function createTestApp(
     await Promise.race([listening, new Promise((resolve) => setTimeout(resolve, 10_000))]);
   }
   const app = await buildApp({ config, db: database.db, authCache });
+  options.routes?.(app, database);
   await app.ready();
   return {
     app,

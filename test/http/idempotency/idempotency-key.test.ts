@@ -4,12 +4,9 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { Type } from 'typebox';
-import { buildApp } from '../../../src/app.js';
-import { loadConfig } from '../../../src/config.js';
-import { connectDatabase, type DatabaseHandle } from '../../../src/db/database.js';
 import { purgeExpiredKeys } from '../../../src/db/idempotency-keys.js';
 import { ADMIN_IDEMPOTENCY_SCOPE, IdempotencyHeaders, requestDb } from '../../../src/http/idempotency.js';
-import { ADMIN_TOKEN, createTestApp, databaseUrl, request, type TestApp } from '../../helpers/app.js';
+import { createTestApp, databaseUrl, request, type TestApp } from '../../helpers/app.js';
 import { COMPANIES, CONTACTS, client, type Json, newContact } from '../../helpers/contacts.js';
 import { adminHeaders, newOrganization, type TestOrganization } from '../../helpers/factories.js';
 
@@ -277,49 +274,42 @@ describe('Idempotency-Key', () => {
 });
 
 describe('Idempotency-Key and server errors', () => {
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  let database: DatabaseHandle;
+  let test: TestApp;
   let org: TestOrganization;
   let calls = 0;
 
   before(async () => {
-    const config = loadConfig({
-      LOG_LEVEL: 'silent',
-      ADMIN_TOKEN,
-      RATE_LIMIT_PER_MINUTE: '0',
-      DATABASE_URL: databaseUrl(),
-    });
-    database = connectDatabase(databaseUrl(), { poolSize: 4 });
-    app = await buildApp({ config, db: database.db });
-    // Writes a company, then fails the first time as a bug would: the write must not survive.
-    app.post(
-      '/test/flaky',
-      { schema: { headers: IdempotencyHeaders, body: Type.Object({ organizationId: Type.String() }) } },
-      async (request, reply) => {
-        calls += 1;
-        await requestDb(request, database.db)
-          .insertInto('companies')
-          .values({
-            organization_id: (request.body as { organizationId: string }).organizationId,
-            name: `Flaky ${calls}`,
-          } as never)
-          .execute();
-        if (calls === 1) throw new TypeError('a bug');
-        return reply.code(201).send({ calls });
+    test = await createTestApp(
+      {},
+      {
+        // Writes a company, then fails the first time as a bug would: the write must not survive.
+        routes: (app, database) =>
+          app.post(
+            '/test/flaky',
+            { schema: { headers: IdempotencyHeaders, body: Type.Object({ organizationId: Type.String() }) } },
+            async (request, reply) => {
+              calls += 1;
+              await requestDb(request, database.db)
+                .insertInto('companies')
+                .values({
+                  organization_id: (request.body as { organizationId: string }).organizationId,
+                  name: `Flaky ${calls}`,
+                } as never)
+                .execute();
+              if (calls === 1) throw new TypeError('a bug');
+              return reply.code(201).send({ calls });
+            },
+          ),
       },
     );
-    await app.ready();
-    org = await newOrganization(app);
+    org = await newOrganization(test.app);
   });
-  after(async () => {
-    await app.close();
-    await database.close();
-  });
+  after(() => test.close());
 
   it('keeps no 5xx answer and rolls its write back, so the retry runs afresh', async () => {
     const idempotencyKey = `key-${randomUUID()}`;
     const send = () =>
-      request(app, {
+      request(test.app, {
         method: 'POST',
         url: '/test/flaky',
         headers: { 'content-type': 'application/json', 'idempotency-key': idempotencyKey },
@@ -329,7 +319,9 @@ describe('Idempotency-Key and server errors', () => {
     assert.equal(failed.statusCode, 500);
     const companies = async () =>
       (
-        await sql<{ name: string }>`SELECT name FROM companies WHERE organization_id = ${org.id}`.execute(database.db)
+        await sql<{ name: string }>`SELECT name FROM companies WHERE organization_id = ${org.id}`.execute(
+          test.database.db,
+        )
       ).rows.map((row) => row.name);
     assert.deepEqual(await companies(), []);
     const retried = await send();
