@@ -22,6 +22,24 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   /** false sends every contact write through the transactional path (a kill switch for the one-statement form). */
   readonly oneStatementWrites: boolean;
+  /**
+   * How the server may use its connections. `session`: each pooled connection is one PostgreSQL
+   * session (direct, or a pooler in session mode). `transaction`: a pooler in transaction mode
+   * (PgBouncer) may hand each transaction to another backend, so nothing may outlive a transaction:
+   * no named prepared statements, no session locks, no LISTEN.
+   */
+  readonly databasePoolMode: 'session' | 'transaction';
+  /**
+   * A direct connection to PostgreSQL (bypassing the pooler) for what needs a session: migrations
+   * and LISTEN. Null: DATABASE_URL (or the embedded server) is used for them too.
+   */
+  readonly databaseDirectUrl: string | null;
+  /** Set: rate limits are shared by every process through this Redis. Null: each process counts on its own. */
+  readonly redisUrl: string | null;
+  /** Worker processes serving the port (node:cluster); 1 runs the server in this process alone. */
+  readonly webConcurrency: number;
+  /** Set: GET /metrics answers to `Authorization: Bearer <token>`. Null: /metrics answers 404. */
+  readonly metricsToken: string | null;
 }
 
 export class ConfigError extends Error {
@@ -57,17 +75,29 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function databaseUrl(env: Env): string | null {
-  const raw = read(env, 'DATABASE_URL');
+/** A URL variable whose scheme must be one of `schemes` (with the colon), or null when unset. */
+function urlVariable(env: Env, name: string, schemes: readonly string[], example: string): string | null {
+  const raw = read(env, name);
   if (raw === undefined) return null;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new ConfigError('DATABASE_URL', 'is not a URL (expected postgres://user@host:port/database)');
+    throw new ConfigError(name, `is not a URL (expected ${example})`);
   }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new ConfigError('DATABASE_URL', `expected a postgres:// URL, got the scheme "${url.protocol}"`);
+  if (!schemes.includes(url.protocol)) {
+    throw new ConfigError(name, `expected a ${schemes[0]}// URL, got the scheme "${url.protocol}"`);
+  }
+  return raw;
+}
+
+const POSTGRES_SCHEMES = ['postgres:', 'postgresql:'];
+const POSTGRES_EXAMPLE = 'postgres://user@host:port/database';
+
+function poolMode(env: Env): 'session' | 'transaction' {
+  const raw = (read(env, 'DATABASE_POOL_MODE') ?? 'session').toLowerCase();
+  if (raw !== 'session' && raw !== 'transaction') {
+    throw new ConfigError('DATABASE_POOL_MODE', `expected session or transaction, got ${quote(raw)}`);
   }
   return raw;
 }
@@ -99,11 +129,15 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
   if (adminToken !== null && adminToken.length < 16) {
     throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters long');
   }
+  const metricsToken = read(env, 'METRICS_TOKEN') ?? null;
+  if (metricsToken !== null && metricsToken.length < 16) {
+    throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters long');
+  }
   return Object.freeze({
     host: host(env),
     port: integer(env, 'PORT', 3000, 0, 65535),
     logLevel: logLevel as LogLevel,
-    databaseUrl: databaseUrl(env),
+    databaseUrl: urlVariable(env, 'DATABASE_URL', POSTGRES_SCHEMES, POSTGRES_EXAMPLE),
     databasePoolSize: integer(env, 'DATABASE_POOL_SIZE', 10, 1, 1000),
     databaseStatementTimeoutMs: integer(env, 'DATABASE_STATEMENT_TIMEOUT', 10_000, 100, 3_600_000),
     databaseCheckoutTimeoutMs: integer(env, 'DATABASE_CHECKOUT_TIMEOUT', 5_000, 100, 600_000),
@@ -112,5 +146,10 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     bodyLimitBytes: integer(env, 'BODY_LIMIT', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 10_000_000),
     oneStatementWrites: boolean(env, 'ONE_STATEMENT_WRITES', true),
+    databasePoolMode: poolMode(env),
+    databaseDirectUrl: urlVariable(env, 'DATABASE_DIRECT_URL', POSTGRES_SCHEMES, POSTGRES_EXAMPLE),
+    redisUrl: urlVariable(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
+    webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
+    metricsToken,
   });
 }

@@ -20,6 +20,12 @@ export interface PoolOptions {
   /** Longest a request waits for a connection (a free one from the pool, or a new one). */
   checkoutTimeoutMs: number;
   applicationName: string;
+  /**
+   * `transaction` when a pooler in transaction mode sits between this pool and PostgreSQL: every
+   * statement is sent unnamed, since a named prepared statement lives in one backend and the next
+   * transaction may run on another.
+   */
+  poolMode: 'session' | 'transaction';
   /** Called with the text of every statement sent; for instrumentation (tests count round trips). */
   onQuery?: (sql: string) => void;
 }
@@ -29,6 +35,7 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   statementTimeoutMs: 10_000,
   checkoutTimeoutMs: 5_000,
   applicationName: 'contacts-api',
+  poolMode: 'session',
 };
 
 const INT8_OID = 20;

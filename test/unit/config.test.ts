@@ -28,6 +28,11 @@ describe('loadConfig', () => {
       bodyLimitBytes: 10 * 1024 * 1024,
       rateLimitPerMinute: 600,
       oneStatementWrites: true,
+      databasePoolMode: 'session',
+      databaseDirectUrl: null,
+      redisUrl: null,
+      webConcurrency: 1,
+      metricsToken: null,
     });
   });
 
@@ -46,6 +51,11 @@ describe('loadConfig', () => {
         BODY_LIMIT: '2048',
         RATE_LIMIT_PER_MINUTE: '60',
         ONE_STATEMENT_WRITES: 'FALSE',
+        DATABASE_POOL_MODE: 'Transaction',
+        DATABASE_DIRECT_URL: 'postgresql://app:secret@db.internal:5432/contacts',
+        REDIS_URL: 'redis://cache.internal:6379/2',
+        WEB_CONCURRENCY: '4',
+        METRICS_TOKEN: 'a-long-enough-metrics-secret',
       },
       '/srv/app',
     );
@@ -62,6 +72,11 @@ describe('loadConfig', () => {
       bodyLimitBytes: 2048,
       rateLimitPerMinute: 60,
       oneStatementWrites: false,
+      databasePoolMode: 'transaction',
+      databaseDirectUrl: 'postgresql://app:secret@db.internal:5432/contacts',
+      redisUrl: 'redis://cache.internal:6379/2',
+      webConcurrency: 4,
+      metricsToken: 'a-long-enough-metrics-secret',
     });
   });
 
@@ -117,6 +132,13 @@ describe('loadConfig', () => {
     ['BODY_LIMIT', { BODY_LIMIT: '0' }],
     ['RATE_LIMIT_PER_MINUTE', { RATE_LIMIT_PER_MINUTE: '-5' }],
     ['RATE_LIMIT_PER_MINUTE', { RATE_LIMIT_PER_MINUTE: 'unlimited' }],
+    ['DATABASE_POOL_MODE', { DATABASE_POOL_MODE: 'statement' }],
+    ['DATABASE_DIRECT_URL', { DATABASE_DIRECT_URL: 'http://db.internal:5432/contacts' }],
+    ['REDIS_URL', { REDIS_URL: 'localhost:6379' }],
+    ['REDIS_URL', { REDIS_URL: 'memcached://cache:11211' }],
+    ['WEB_CONCURRENCY', { WEB_CONCURRENCY: '0' }],
+    ['WEB_CONCURRENCY', { WEB_CONCURRENCY: 'auto' }],
+    ['METRICS_TOKEN', { METRICS_TOKEN: 'short' }],
   ];
   for (const [variable, env] of rejected) {
     it(`rejects ${JSON.stringify(env)} with a one-line message naming ${variable}`, () => {
