@@ -6,7 +6,7 @@ import { type BatchHandlers, type ItemOutcome, prefixFieldErrors } from '../http
 import { AppError } from '../http/problem.js';
 import { contactEtag } from './contact.mapper.js';
 import type { ContactChanges } from './contact.model.js';
-import { type BatchUpsertItem, batchUpsertByRef, type ContactRow } from './contact.repository.js';
+import { type BatchUpsertItem, type BatchWrittenRow, batchUpsertByRef, type ContactRow } from './contact.repository.js';
 import type { ContactBatchItemInput } from './contact.schemas.js';
 import {
   emailLock,
@@ -97,7 +97,7 @@ export function contactBatchHandlers(
         mayCreate: !options.updateOnly,
         matchEmail: options.matchEmail,
       });
-      const outcomes = new Map<number, ItemOutcome & { row: ContactRow }>();
+      const outcomes = new Map<number, ItemOutcome & { row: BatchWrittenRow }>();
       for (const [n, { outcome, row }] of written) {
         outcomes.set(n, {
           status: outcome === 'created' ? 201 : 200,

@@ -223,6 +223,13 @@ WHERE contacts.organization_id = $1
   ${keysInPlace}`;
 }
 
+/**
+ * What the set form answers per item: a batch result carries the id and the ETag (id, version and
+ * the connected companies), never the record, so the statement returns only that. Reading whole
+ * rows back cost as much as writing them.
+ */
+const BATCH_RESULT_COLUMNS = 'contacts.id, contacts.version, contacts.change_xid';
+
 /** A batch item's row in the set statement: its changes document and email key. */
 const ITEM_ROW: Source = { changes: 'i.changes', emailKey: 'i.email_key' };
 
@@ -275,10 +282,10 @@ updated AS (
     AND contacts.deleted_at IS NULL
     AND ${rules.identifier('contacts')}
     AND ${rules.changed('contacts')}
-  RETURNING i.n, contacts.*, ${companies}
+  RETURNING i.n, ${BATCH_RESULT_COLUMNS}, ${companies}
 ),
 unchanged AS (
-  SELECT i.n, contacts.*, ${companies}
+  SELECT i.n, ${BATCH_RESULT_COLUMNS}, ${companies}
   FROM input i
   JOIN target t ON t.n = i.n
   JOIN contacts ON contacts.organization_id = $1::uuid AND contacts.id = t.id
@@ -306,7 +313,7 @@ inserted AS (
   SELECT $1::uuid, i.id, ${rules.fields.map(rules.fromEmpty).join(', ')},
          jsonb_build_array(jsonb_build_object('namespace', i.namespace, 'id', i.external_id)), i.namespace
   FROM to_create i
-  RETURNING contacts.*, ${companies}
+  RETURNING ${BATCH_RESULT_COLUMNS}, ${companies}
 ),
 inserted_refs AS (
   INSERT INTO contact_external_refs (organization_id, namespace, external_id, contact_id)

@@ -11,7 +11,7 @@ import { COMPANIES_PATH } from '../companies/company.mapper.js';
  * The ETag covers everything the representation shows: the contact's own version and the versions
  * of the companies it lists (a renamed company changes the contact's representation too).
  */
-export function contactEtag(row: ContactRow): string {
+export function contactEtag(row: Pick<ContactRow, 'id' | 'version' | 'companies'>): string {
   return weakEtag(row.id, row.version, ...row.companies.map((company) => `${company.id}:${company.version}`));
 }
 

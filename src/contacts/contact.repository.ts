@@ -110,6 +110,9 @@ export async function fastWrite(
   return { outcome, row: row as ContactRow, matchedBy: matched_by, otherContactId: other_id };
 }
 
+/** What the set form returns of a contact it wrote: enough for a batch result (id, ETag, whether it changed). */
+export type BatchWrittenRow = Pick<ContactRow, 'id' | 'version' | 'change_xid' | 'companies'>;
+
 export interface BatchUpsertItem {
   /** The item's index in the batch. */
   n: number;
@@ -127,7 +130,7 @@ export async function batchUpsertByRef(
   organizationId: string,
   items: readonly BatchUpsertItem[],
   options: { mayCreate: boolean; matchEmail: boolean },
-): Promise<Map<number, { outcome: FastWriteOutcome; row: ContactRow }>> {
+): Promise<Map<number, { outcome: FastWriteOutcome; row: BatchWrittenRow }>> {
   const input = items.map((item) => ({
     n: item.n,
     namespace: item.ref.namespace,
@@ -135,10 +138,10 @@ export async function batchUpsertByRef(
     changes: item.changes,
     email_key: item.emailKey,
   }));
-  const result = await db.executeQuery<ContactRow & { outcome: FastWriteOutcome; n: number }>(
+  const result = await db.executeQuery<BatchWrittenRow & { outcome: FastWriteOutcome; n: number }>(
     CompiledQuery.raw(BATCH_UPSERT_SQL, [organizationId, JSON.stringify(input), options.mayCreate, options.matchEmail]),
   );
-  return new Map(result.rows.map(({ outcome, n, ...row }) => [n, { outcome, row: row as ContactRow }]));
+  return new Map(result.rows.map(({ outcome, n, ...row }) => [n, { outcome, row }]));
 }
 
 function stateColumns(state: ContactState, emailKey: string | null) {
