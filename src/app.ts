@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -25,9 +24,10 @@ import { handleClientError, handleFrameworkError, registerErrorHandling } from '
 import { healthRoutes } from './http/health.js';
 import { registerIdempotency } from './http/idempotency.js';
 import { registerJsonBodyParser } from './http/json-body.js';
+import { type DatabasePoolStatistics, registerMetrics } from './http/metrics.js';
 import { registerOpenApi } from './http/openapi.js';
-import { AppError } from './http/problem.js';
 import { problemTypeRoutes } from './http/problem.routes.js';
+import { registerRateLimit } from './http/rate-limit.js';
 import { ExternalRefSchema, PageSchema, ProblemSchema } from './http/schemas.js';
 import { createValidatorCompiler } from './http/validation.js';
 import { adminRoutes } from './organizations/organization.routes.js';
@@ -47,6 +47,8 @@ export interface AppDependencies {
   logger?: FastifyBaseLogger;
   /** Cached authentication, kept coherent by server.ts's invalidation listener; absent, every request asks the database. */
   authCache?: AuthCache | null;
+  /** The database pool (pg.Pool), for the pool gauges at /metrics; absent, they are left out. */
+  databasePool?: DatabasePoolStatistics | null;
 }
 
 /** Schemas that routes and other schemas refer to by `$id`; the validator and the OpenAPI document share them. */
@@ -81,7 +83,13 @@ export function createLogger(config: Config): FastifyBaseLogger {
   });
 }
 
-export async function buildApp({ config, db, logger, authCache = null }: AppDependencies): Promise<FastifyInstance> {
+export async function buildApp({
+  config,
+  db,
+  logger,
+  authCache = null,
+  databasePool = null,
+}: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger ?? createLogger(config),
     bodyLimit: config.bodyLimitBytes,
@@ -131,23 +139,12 @@ export async function buildApp({ config, db, logger, authCache = null }: AppDepe
   // After the shared schemas, which the compiler needs to resolve $refs.
   app.setValidatorCompiler(createValidatorCompiler(app.getSchemas()));
 
+  // Before every route, so that its hooks observe them all.
+  const metrics =
+    config.metricsToken === null ? null : registerMetrics(app, { token: config.metricsToken, pool: databasePool });
   await registerOpenApi(app);
   if (config.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      max: config.rateLimitPerMinute,
-      timeWindow: 60_000,
-      // After authentication (onRequest), so the budget belongs to the token, not to a shared IP.
-      hook: 'preParsing',
-      keyGenerator: (request) => (request.auth ? `token:${request.auth.tokenId}` : `ip:${request.ip}`),
-      // RateLimit-Limit / -Remaining / -Reset (IETF draft) instead of the X-RateLimit-* family.
-      enableDraftSpec: true,
-      errorResponseBuilder: (_request, context) =>
-        new AppError(
-          'rate-limited',
-          `Rate limit of ${context.max} requests per minute exceeded; retry in ${context.after}.`,
-        ),
-    });
+    registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redisUrl: config.redisUrl, events: metrics });
   }
 
   await app.register(healthRoutes, { db });

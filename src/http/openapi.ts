@@ -18,8 +18,9 @@ scopes (\`contacts.read\`, \`contacts.write\`, \`companies.read\`, \`companies.w
 **Errors** are RFC 9457 \`application/problem+json\` documents; \`type\` identifies the problem (see
 \`GET /problems\`) and \`traceId\` matches the \`X-Request-Id\` response header.
 
-**Rate limits** apply per token; every response carries \`RateLimit-Limit\`, \`RateLimit-Remaining\`
-and \`RateLimit-Reset\`, and a 429 carries \`Retry-After\`.
+**Rate limits** apply per token as a token bucket: up to the budget at once, refilled continuously.
+Responses carry \`RateLimit-Policy\` and \`RateLimit\` (IETF draft-ietf-httpapi-ratelimit-headers); a
+429 carries \`Retry-After\`, the seconds until the next request fits.
 `.trim();
 
 /**

@@ -1,0 +1,148 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { buildApp } from '../../../src/app.js';
+import { loadConfig } from '../../../src/config.js';
+import { ADMIN_TOKEN, createTestApp, request, type TestApp } from '../../helpers/app.js';
+import { CONTACTS } from '../../helpers/contacts.js';
+import { newOrganization } from '../../helpers/factories.js';
+
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+const SETTINGS = '/api/v1/organization/settings';
+
+const scrape = (t: TestApp, authorization = `Bearer ${METRICS_TOKEN}`) =>
+  request(t.app, { method: 'GET', url: '/metrics', headers: { authorization } });
+
+/** The value of one sample line (`name{labels} value`), or undefined when absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/** A loopback port nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('GET /metrics', () => {
+  let plain: TestApp;
+  let measured: TestApp;
+  before(async () => {
+    plain = await createTestApp();
+    measured = await createTestApp({ METRICS_TOKEN, RATE_LIMIT_PER_MINUTE: '2' });
+  });
+  after(async () => {
+    await measured.close();
+    await plain.close();
+  });
+
+  it('is an unknown route (404 problem) without METRICS_TOKEN', async () => {
+    const response = await scrape(plain);
+    assert.equal(response.statusCode, 404);
+    assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(response.json().type, '/problems/route-not-found');
+  });
+
+  it('answers 401 problem to a missing or wrong token', async () => {
+    for (const authorization of ['', `Bearer ${METRICS_TOKEN}x`, `Bearer ${ADMIN_TOKEN}`]) {
+      const response = await scrape(measured, authorization);
+      assert.equal(response.statusCode, 401, authorization);
+      assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.equal(response.json().type, '/problems/unauthorized');
+      assert.match(String(response.headers['www-authenticate']), /^Bearer /);
+    }
+  });
+
+  it('reports requests by route pattern and status, latency, rate-limit decisions and the event loop', async () => {
+    const organization = await newOrganization(plain.app);
+    const contactId = randomUUID();
+    const get = (url: string) => request(measured.app, { method: 'GET', url, headers: organization.headers });
+    assert.equal((await get(SETTINGS)).statusCode, 200);
+    assert.equal((await get(`${CONTACTS}/${contactId}`)).statusCode, 404);
+    assert.equal((await get(SETTINGS)).statusCode, 429);
+    assert.equal((await get('/no/such/route')).statusCode, 404);
+
+    const response = await scrape(measured);
+    assert.equal(response.statusCode, 200);
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+    const text = response.body;
+    const settings = 'method="GET",route="/api/v1/organization/settings"';
+    assert.equal(sample(text, `http_requests_total{${settings},status_code="200"}`), 1);
+    assert.equal(sample(text, `http_requests_total{${settings},status_code="429"}`), 1);
+    assert.equal(
+      sample(text, 'http_requests_total{method="GET",route="/api/v1/network/contacts/:id",status_code="404"}'),
+      1,
+    );
+    assert.equal(sample(text, 'http_requests_total{method="GET",route="unmatched",status_code="404"}'), 1);
+    assert.ok(!text.includes(contactId), 'a raw URL became a label');
+    assert.equal(sample(text, `http_request_duration_seconds_count{${settings},status_code="200"}`), 1);
+    assert.equal(sample(text, `http_request_duration_seconds_bucket{le="+Inf",${settings},status_code="200"}`), 1);
+    assert.equal(sample(text, 'rate_limit_decisions_total{decision="allowed"}'), 2);
+    assert.equal(sample(text, 'rate_limit_decisions_total{decision="limited"}'), 1);
+    assert.equal(sample(text, 'rate_limit_store_errors_total'), 0);
+    assert.ok(sample(text, 'nodejs_eventloop_lag_seconds') !== undefined, 'no event-loop lag');
+  });
+
+  it('reports the database pool it is given', async () => {
+    const config = loadConfig({ LOG_LEVEL: 'silent', METRICS_TOKEN, DATABASE_URL: 'postgres://unused@127.0.0.1/x' });
+    const app = await buildApp({ config, db: plain.database.db, databasePool: plain.database.pool });
+    await app.ready();
+    try {
+      await request(app, { method: 'GET', url: '/readyz' });
+      const text = (
+        await request(app, { method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } })
+      ).body;
+      const total = sample(text, 'db_pool_total_connections');
+      assert.ok(total !== undefined && total >= 1, `db_pool_total_connections ${total}`);
+      assert.ok(sample(text, 'db_pool_idle_connections') !== undefined);
+      assert.equal(sample(text, 'db_pool_waiting_clients'), 0);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('counts requests served unchecked when Redis is unreachable (fail open), without a 500', async () => {
+    const unreachable = await createTestApp({
+      METRICS_TOKEN,
+      RATE_LIMIT_PER_MINUTE: '1',
+      REDIS_URL: `redis://127.0.0.1:${await closedPort()}`,
+    });
+    try {
+      const organization = await newOrganization(plain.app);
+      for (let i = 0; i < 3; i += 1) {
+        const response = await request(unreachable.app, {
+          method: 'GET',
+          url: SETTINGS,
+          headers: organization.headers,
+        });
+        assert.equal(response.statusCode, 200, response.body);
+        assert.equal(response.headers.ratelimit, undefined, 'no limit was measured');
+      }
+      const text = (await scrape(unreachable)).body;
+      assert.equal(sample(text, 'rate_limit_store_errors_total'), 3);
+      assert.equal(sample(text, 'rate_limit_decisions_total{decision="allowed"}'), 0);
+    } finally {
+      await unreachable.close();
+    }
+  });
+
+  it('keeps a registry per app, so two apps in one process each count their own', async () => {
+    const second = await createTestApp({ METRICS_TOKEN });
+    try {
+      await request(second.app, { method: 'GET', url: '/healthz' });
+      const text = (await scrape(second)).body;
+      assert.equal(sample(text, 'http_requests_total{method="GET",route="/healthz",status_code="200"}'), 1);
+      assert.equal(
+        sample(text, 'http_requests_total{method="GET",route="/api/v1/organization/settings",status_code="200"}'),
+        undefined,
+      );
+    } finally {
+      await second.close();
+    }
+  });
+});
