@@ -2,7 +2,8 @@
  * `npm test`: runs every test file with node's test runner against one PostgreSQL. With DATABASE_URL
  * set, that server; otherwise an embedded PostgreSQL in a temporary folder, started once here and
  * shared by all files (each test makes its own organization, so files can run side by side).
- * Extra arguments narrow the run to those files.
+ * Extra arguments narrow the run to those files. DATABASE_POOL_MODE and DATABASE_DIRECT_URL pass
+ * through to the tests, which then reach PostgreSQL through a pooler as the server would.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,8 +39,9 @@ if (!url) {
   process.stdout.write(`# database: DATABASE_URL (${new URL(url).host}${new URL(url).pathname})\n`);
 }
 
-// Migrate once up front so test files do not queue on the migration lock.
-const database = connectDatabase(url, { poolSize: 1 });
+// Migrate once up front so test files do not queue on the migration lock. Behind a pooler, over the
+// direct connection, as the server does.
+const database = connectDatabase((embedded === null && process.env.DATABASE_DIRECT_URL) || url, { poolSize: 1 });
 await migrateToLatest(database.db);
 await database.close();
 

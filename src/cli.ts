@@ -51,11 +51,21 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
   let url = config.databaseUrl ?? runningEmbeddedPostgresUrl(config.dataDir);
   const embedded = url === null ? await startEmbeddedPostgres({ dataDir: config.dataDir }) : null;
   url ??= (embedded as NonNullable<typeof embedded>).url;
-  const database = connectDatabase(url, { poolSize: 2, applicationName: 'contacts-api-cli' });
+  const database = connectDatabase(url, {
+    poolSize: 2,
+    applicationName: 'contacts-api-cli',
+    poolMode: config.databasePoolMode,
+  });
+  // As the server does: migrations over the direct connection when the pool goes through a pooler.
+  const direct =
+    config.databaseDirectUrl === null
+      ? null
+      : connectDatabase(config.databaseDirectUrl, { poolSize: 1, applicationName: 'contacts-api-cli-migrate' });
   try {
-    await migrateToLatest(database.db);
+    await migrateToLatest((direct ?? database).db);
     return await work(database.db);
   } finally {
+    await direct?.close();
     await database.close();
     await embedded?.stop();
   }

@@ -1,12 +1,14 @@
 import closeWithGrace from 'close-with-grace';
+import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
 import { buildApp, createLogger } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { connectDatabase } from './db/database.js';
+import { connectDatabase, type Db } from './db/database.js';
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { purgeExpiredKeys } from './db/idempotency-keys.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
-import { AuthCache } from './http/auth-cache.js';
+import { AuthCache, EXPIRING_ENTRY_TTL_MS } from './http/auth-cache.js';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -45,14 +47,28 @@ async function main(): Promise<void> {
     poolSize: config.databasePoolSize,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+    poolMode: config.databasePoolMode,
   });
-  const authCache = new AuthCache();
-  const authListener = listen(databaseUrl, AUTH_CHANGED_CHANNEL, {
-    onNotify: (organizationId) => authCache.invalidate(organizationId),
-    onState: (live) => authCache.setLive(live),
-    onError: (error) => logger.warn({ err: error }, 'auth invalidation listener lost its connection; reconnecting'),
-  });
-  const app = await buildApp({ config, db: database.db, logger, authCache });
+  // LISTEN needs a session of its own. Behind a transaction pooler only DATABASE_DIRECT_URL gives one;
+  // without it there is no listener, and cached tokens expire within seconds instead.
+  const listenUrl = config.databaseDirectUrl ?? (config.databasePoolMode === 'session' ? databaseUrl : null);
+  const authCache = new AuthCache({ invalidation: listenUrl === null ? 'expiry' : 'notifications' });
+  const authListener =
+    listenUrl === null
+      ? null
+      : listen(listenUrl, AUTH_CHANGED_CHANNEL, {
+          onNotify: (organizationId) => authCache.invalidate(organizationId),
+          onState: (live) => authCache.setLive(live),
+          onError: (error) =>
+            logger.warn({ err: error }, 'auth invalidation listener lost its connection; reconnecting'),
+        });
+  if (authListener === null) {
+    logger.info(
+      { cachedTokenTtlMs: EXPIRING_ENTRY_TTL_MS },
+      'no DATABASE_DIRECT_URL behind the transaction pooler: no LISTEN, cached tokens expire instead',
+    );
+  }
+  const app = await buildApp({ config, db: database.db, logger, authCache, databasePool: database.pool });
   // Closing the server only drops connections that are idle at that moment. A request in flight must
   // close its connection when answered, or a keep-alive client (pool, proxy) holds the server open
   // until the grace period kills it.
@@ -68,13 +84,31 @@ async function main(): Promise<void> {
     shuttingDown = true;
     clearInterval(purgeTimer);
     await app.close();
-    await authListener.close();
+    await authListener?.close();
     await database.close();
     await embedded?.stop();
   });
 
-  const { applied } = await migrateToLatest(database.db);
-  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  // Over the direct connection when there is one, so DDL and its locks do not sit in the pooler.
+  // Through the pooler is safe too: the migration lock lives no longer than the migration's transaction.
+  const migrationDatabase =
+    config.databaseDirectUrl === null
+      ? database
+      : connectDatabase(config.databaseDirectUrl, {
+          poolSize: 1,
+          statementTimeoutMs: config.databaseStatementTimeoutMs,
+          checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+          applicationName: 'contacts-api-migrate',
+        });
+  try {
+    const { applied } = await migrateToLatest(migrationDatabase.db);
+    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
+  } finally {
+    if (migrationDatabase !== database) await migrationDatabase.close();
+  }
+  if (config.databasePoolMode === 'transaction') {
+    await warnWithoutStatementTimeout(database.db, logger, config.databaseStatementTimeoutMs);
+  }
   purgeTimer = setInterval(() => {
     purgeExpiredKeys(database.db).catch((error: unknown) =>
       logger.warn({ err: error }, 'could not purge expired idempotency keys; will try again'),
@@ -82,6 +116,19 @@ async function main(): Promise<void> {
   }, IDEMPOTENCY_PURGE_INTERVAL_MS);
   purgeTimer.unref();
   await app.listen({ host: config.host, port: config.port });
+}
+
+/**
+ * Behind a transaction pooler the pool sets statement_timeout per transaction only (database.ts); a
+ * statement outside a transaction gets the role's or database's default, which operators should set.
+ */
+async function warnWithoutStatementTimeout(db: Db, logger: FastifyBaseLogger, timeoutMs: number): Promise<void> {
+  const { rows } = await sql<{ statement_timeout: string }>`SHOW statement_timeout`.execute(db);
+  if (rows[0]?.statement_timeout === '0') {
+    logger.warn(
+      `statements outside transactions have no statement_timeout behind the transaction pooler; give the role one: ALTER ROLE <role> SET statement_timeout = ${timeoutMs}`,
+    );
+  }
 }
 
 main().catch((error: unknown) => {

@@ -1,4 +1,12 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  Kysely,
+  PostgresDialect,
+  type PostgresDialectConfig,
+  PostgresDriver,
+  type TransactionSettings,
+} from 'kysely';
 import pg from 'pg';
 import { preparedName } from './prepared.js';
 import type { Database } from './schema.js';
@@ -23,7 +31,8 @@ export interface PoolOptions {
   /**
    * `transaction` when a pooler in transaction mode sits between this pool and PostgreSQL: every
    * statement is sent unnamed, since a named prepared statement lives in one backend and the next
-   * transaction may run on another.
+   * transaction may run on another; and the timeouts are set per transaction (see
+   * TransactionLocalTimeoutsDriver) instead of per connection.
    */
   poolMode: 'session' | 'transaction';
   /** Called with the text of every statement sent; for instrumentation (tests count round trips). */
@@ -41,7 +50,22 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
 const INT8_OID = 20;
 
 /**
- * The pool's client. It sends registered hot statements as named prepared statements, and makes a
+ * PostgreSQL's statement_timeout. It fires a little before the client-side guard, whose clock starts
+ * earlier (when the statement is sent), so a slow statement on a live server is cancelled (57014,
+ * answered 503, connection kept) rather than its connection cut.
+ */
+function serverStatementTimeoutMs(statementTimeoutMs: number): number {
+  return statementTimeoutMs - Math.min(500, Math.floor(statementTimeoutMs / 10));
+}
+
+/** A request stuck inside a transaction must not pin a connection, nor the row locks it holds. */
+function idleInTransactionTimeoutMs(statementTimeoutMs: number): number {
+  return Math.max(30_000, statementTimeoutMs * 2);
+}
+
+/**
+ * The pool's client. It sends registered hot statements as named prepared statements (unless a
+ * transaction pooler could run the next one on another backend), and makes a
  * connection fault a typed error instead of a crash or a 500:
  * - pg emits `error` on a client whose connection dies. The pool listens only while a client is idle,
  *   so a checked-out client without a listener of its own would throw it as an unhandled event and end
@@ -52,6 +76,7 @@ const INT8_OID = 20;
  */
 class GuardedClient extends pg.Client {
   static statementTimeoutMs = DEFAULT_POOL_OPTIONS.statementTimeoutMs;
+  static namedStatements = true;
   #lost = false;
   #timedOut = false;
 
@@ -70,7 +95,7 @@ class GuardedClient extends pg.Client {
     if (typeof config !== 'string' || !Array.isArray(values) || callback !== undefined) {
       return super.query(config, values, callback);
     }
-    const name = preparedName(config);
+    const name = (this.constructor as typeof GuardedClient).namedStatements ? preparedName(config) : undefined;
     const pending: Promise<pg.QueryResult> =
       name === undefined ? super.query(config, values) : super.query({ name, text: config, values });
     const guard = setTimeout(
@@ -103,11 +128,59 @@ class GuardedClient extends pg.Client {
   }
 }
 
+/**
+ * For a pool behind a transaction pooler. A direct connection gets its timeouts as startup
+ * parameters, but PgBouncer refuses those ("unsupported startup parameter"), and with
+ * `ignore_startup_parameters` it drops them silently; a session `SET` would stay on a backend that
+ * other clients' transactions use next. So every transaction sets them with `SET LOCAL`, in the same
+ * message as its BEGIN: no extra round trip. A statement outside a transaction holds its locks only
+ * while it runs; it is bounded by the client-side guard and by whatever default the role or
+ * database has (`ALTER ROLE … SET statement_timeout`, an operator's step).
+ */
+class TransactionLocalTimeoutsDriver extends PostgresDriver {
+  readonly #settings: string;
+
+  constructor(config: PostgresDialectConfig, statementTimeoutMs: number) {
+    super(config);
+    this.#settings =
+      `SET LOCAL statement_timeout = ${serverStatementTimeoutMs(statementTimeoutMs)}; ` +
+      `SET LOCAL idle_in_transaction_session_timeout = ${idleInTransactionTimeoutMs(statementTimeoutMs)}`;
+  }
+
+  override async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    // Kysely's own BEGIN, with the settings appended.
+    let begin = 'begin';
+    if (settings.isolationLevel || settings.accessMode) {
+      begin = 'start transaction';
+      if (settings.isolationLevel) begin += ` isolation level ${settings.isolationLevel}`;
+      if (settings.accessMode) begin += ` ${settings.accessMode}`;
+    }
+    await connection.executeQuery(CompiledQuery.raw(`${begin}; ${this.#settings}`));
+  }
+}
+
+class TransactionPoolDialect extends PostgresDialect {
+  readonly #config: PostgresDialectConfig;
+  readonly #statementTimeoutMs: number;
+
+  constructor(config: PostgresDialectConfig, statementTimeoutMs: number) {
+    super(config);
+    this.#config = config;
+    this.#statementTimeoutMs = statementTimeoutMs;
+  }
+
+  override createDriver(): PostgresDriver {
+    return new TransactionLocalTimeoutsDriver(this.#config, this.#statementTimeoutMs);
+  }
+}
+
 export function connectDatabase(url: string, options: Partial<PoolOptions> = {}): DatabaseHandle {
   const settings = { ...DEFAULT_POOL_OPTIONS, ...options };
   // A subclass per pool, so that each pool's statement guard follows its own settings.
+  const transactionPooled = settings.poolMode === 'transaction';
   const Client = class extends GuardedClient {
     static override statementTimeoutMs = settings.statementTimeoutMs;
+    static override namedStatements = !transactionPooled;
   };
   const pool = new pg.Pool({
     Client,
@@ -117,11 +190,13 @@ export function connectDatabase(url: string, options: Partial<PoolOptions> = {})
     connectionTimeoutMillis: settings.checkoutTimeoutMs,
     idleTimeoutMillis: 30_000,
     // A runaway query or a request stuck inside a transaction must not pin a connection (and its row
-    // locks): PostgreSQL cancels the statement (57014, answered 503) and keeps the connection. It
-    // fires a little before the client-side guard, whose clock starts earlier (when the statement
-    // is sent), so a slow statement on a live server is cancelled rather than its connection cut.
-    statement_timeout: settings.statementTimeoutMs - Math.min(500, Math.floor(settings.statementTimeoutMs / 10)),
-    idle_in_transaction_session_timeout: Math.max(30_000, settings.statementTimeoutMs * 2),
+    // locks). Behind a transaction pooler these are set per transaction instead.
+    ...(transactionPooled
+      ? {}
+      : {
+          statement_timeout: serverStatementTimeoutMs(settings.statementTimeoutMs),
+          idle_in_transaction_session_timeout: idleInTransactionTimeoutMs(settings.statementTimeoutMs),
+        }),
     types: {
       getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         // Counts and sequence values fit in a double long before they matter to an API client.
@@ -148,8 +223,11 @@ export function connectDatabase(url: string, options: Partial<PoolOptions> = {})
     end: () => pool.end(),
   } as unknown as pg.Pool;
   const onQuery = settings.onQuery;
+  const dialect = transactionPooled
+    ? new TransactionPoolDialect({ pool: guardedPool }, settings.statementTimeoutMs)
+    : new PostgresDialect({ pool: guardedPool });
   const db = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: guardedPool }),
+    dialect,
     ...(onQuery ? { log: (event: { query: { sql: string } }) => onQuery(event.query.sql) } : {}),
   });
   return {

@@ -1,4 +1,4 @@
-import { type Kysely, Migrator, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { migrations } from './migrations/index.js';
 
 export interface MigrationOutcome {
@@ -13,30 +13,52 @@ export class MigrationError extends Error {
 const MIGRATION_LOCK_KEY = 7_341_025_118;
 
 /**
- * Brings the schema up to date. Servers starting together against one PostgreSQL take turns on a
- * session-level advisory lock held across the whole run, including the creation of Kysely's own
- * bookkeeping tables (which its per-migration lock does not cover).
+ * Brings the schema up to date, all pending migrations in one transaction. Servers starting together
+ * against one PostgreSQL take turns on a transaction-scoped advisory lock taken first, so the
+ * bookkeeping table's creation is covered too. Nothing outlives the transaction, which is what makes
+ * this safe through a transaction pooler as well: a session lock (Kysely's Migrator takes one) could
+ * be taken on one backend and released on another, and stay held for good.
+ *
+ * The bookkeeping table is Kysely's (`kysely_migration`), so databases migrated before keep working.
  */
 // biome-ignore lint/suspicious/noExplicitAny: migrations run before (and regardless of) the typed schema
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome> {
-  return db.connection().execute(async (connection) => {
-    await sql`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`.execute(connection);
-    try {
-      const migrator = new Migrator({
-        db: connection,
-        provider: { getMigrations: async () => migrations },
-      });
-      const { error, results = [] } = await migrator.migrateToLatest();
-      const failed = results.find((result) => result.status === 'Error');
-      if (error !== undefined || failed !== undefined) {
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_KEY})`.execute(trx);
+    await sql`
+      CREATE TABLE IF NOT EXISTS kysely_migration (
+        name varchar(255) NOT NULL PRIMARY KEY,
+        "timestamp" varchar(255) NOT NULL
+      )
+    `.execute(trx);
+    const { rows } = await sql<{ name: string }>`SELECT name FROM kysely_migration ORDER BY name`.execute(trx);
+    const executed = rows.map((row) => row.name);
+    const unknown = executed.find((name) => !Object.hasOwn(migrations, name));
+    if (unknown !== undefined) {
+      throw new MigrationError(`the database has migration ${unknown}, which this version does not know`);
+    }
+    const done = new Set(executed);
+    const pending = Object.keys(migrations)
+      .sort()
+      .filter((name) => !done.has(name));
+    const latest = executed.at(-1);
+    const outOfOrder = latest === undefined ? undefined : pending.find((name) => name < latest);
+    if (outOfOrder !== undefined) {
+      throw new MigrationError(`migration ${outOfOrder} would run after ${latest}, which is already applied`);
+    }
+    for (const name of pending) {
+      try {
+        await (migrations[name] as (typeof migrations)[string]).up(trx);
+      } catch (error) {
         throw new MigrationError(
-          `migration ${failed?.migrationName ?? '(setup)'} failed: ${error instanceof Error ? error.message : String(error)}`,
+          `migration ${name} failed: ${error instanceof Error ? error.message : String(error)}`,
           { cause: error },
         );
       }
-      return { applied: results.map((result) => result.migrationName) };
-    } finally {
-      await sql`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`.execute(connection);
+      await sql`INSERT INTO kysely_migration (name, "timestamp") VALUES (${name}, ${new Date().toISOString()})`.execute(
+        trx,
+      );
     }
+    return { applied: pending };
   });
 }

@@ -24,7 +24,11 @@ export interface ListenerEvents {
 
 const RECONNECT_DELAY_MS = 1_000;
 
-/** A dedicated connection that LISTENs on `channel`, reconnecting until closed. */
+/**
+ * A dedicated connection that LISTENs on `channel`, reconnecting until closed. `url` must reach a
+ * session of its own (PostgreSQL directly, or a pooler in session mode): a transaction pooler would
+ * leave the LISTEN on a backend it then lends to others, and the notifications would never arrive.
+ */
 export function listen(url: string, channel: string, events: ListenerEvents): Listener {
   let closed = false;
   let client: pg.Client | null = null;

@@ -9,22 +9,41 @@ export interface CachedToken {
 }
 
 // Bounds the damage of a lost notification; notifications make revocation effective long before.
-const ENTRY_TTL_MS = 30_000;
+const NOTIFIED_ENTRY_TTL_MS = 30_000;
+// Without notifications this is how long a revoked token (or an old setting) may still be served.
+export const EXPIRING_ENTRY_TTL_MS = 5_000;
 const MAX_ENTRIES = 10_000;
+
+export interface AuthCacheOptions {
+  /**
+   * `notifications` (the default): a listener clears entries as changes commit, and the cache serves
+   * only while that listener is connected. `expiry`: there is no listener (behind a transaction
+   * pooler without a direct connection, LISTEN cannot work), so entries serve for a few seconds at
+   * most, and a revocation takes effect within that bound.
+   */
+  invalidation?: 'notifications' | 'expiry';
+}
 
 /**
  * Authenticated tokens of this process, so a request costs one database round trip instead of two.
  * Correctness rests on invalidation: every revocation and settings change notifies all server
  * processes through PostgreSQL (LISTEN/NOTIFY, delivered at commit), and each clears its cache. The
  * cache serves only while that channel is up: a process that may miss notifications asks the
- * database every time. Unknown tokens are never cached, so guessing cannot fill memory.
+ * database every time. Without a listener (`invalidation: 'expiry'`) entries expire within seconds
+ * instead. Unknown tokens are never cached, so guessing cannot fill memory.
  */
 export class AuthCache {
   #entries = new Map<string, { token: CachedToken; until: number }>();
-  #live = false;
+  readonly #entryTtlMs: number;
+  #live: boolean;
   // Bumped by every invalidation. A lookup that started before one must not store what it read:
   // it may have seen the token just before its revocation committed.
   #generation = 0;
+
+  constructor({ invalidation = 'notifications' }: AuthCacheOptions = {}) {
+    this.#entryTtlMs = invalidation === 'expiry' ? EXPIRING_ENTRY_TTL_MS : NOTIFIED_ENTRY_TTL_MS;
+    this.#live = invalidation === 'expiry';
+  }
 
   /** Take before reading a token from the database; hand back to set(). */
   ticket(): number {
@@ -46,7 +65,7 @@ export class AuthCache {
   set(key: string, token: CachedToken, ticket: number): void {
     if (!this.#live || ticket !== this.#generation) return;
     if (this.#entries.size >= MAX_ENTRIES) this.#entries.clear();
-    this.#entries.set(key, { token, until: Date.now() + ENTRY_TTL_MS });
+    this.#entries.set(key, { token, until: Date.now() + this.#entryTtlMs });
   }
 
   clear(): void {

@@ -29,6 +29,16 @@ export interface TestAppOptions {
   routes?: (app: FastifyInstance, database: DatabaseHandle) => void;
 }
 
+/** The run's pooler settings, so that a whole test run can go through a pooler by environment alone. */
+function poolerEnvironment(): Record<string, string> {
+  const inherited: Record<string, string> = {};
+  for (const name of ['DATABASE_POOL_MODE', 'DATABASE_DIRECT_URL']) {
+    const value = process.env[name];
+    if (value) inherited[name] = value;
+  }
+  return inherited;
+}
+
 /**
  * A real app; override environment variables to test configuration (DATABASE_URL may point it at
  * another server, a proxy or nothing at all).
@@ -39,6 +49,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     ADMIN_TOKEN,
     RATE_LIMIT_PER_MINUTE: '0',
     DATABASE_URL: databaseUrl(),
+    ...poolerEnvironment(),
     ...env,
   });
   const url = config.databaseUrl ?? databaseUrl();
@@ -46,20 +57,25 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     poolSize: 10,
     statementTimeoutMs: config.databaseStatementTimeoutMs,
     checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+    poolMode: config.databasePoolMode,
     ...options.pool,
   });
   // The test database is migrated by `npm test`; this covers running one file on its own.
   if (url === databaseUrl()) await migrateToLatest(database.db);
-  // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY.
-  const authCache = options.authCache ? new AuthCache() : null;
+  // As server.ts wires it: a cache per "process", kept coherent through LISTEN/NOTIFY on a session of
+  // its own; behind a transaction pooler without a direct URL, an expiring cache and no listener.
+  const listenUrl = config.databaseDirectUrl ?? (config.databasePoolMode === 'session' ? databaseUrl() : null);
+  const authCache = options.authCache
+    ? new AuthCache({ invalidation: listenUrl === null ? 'expiry' : 'notifications' })
+    : null;
   let live: () => void = () => {};
   const listening = new Promise<void>((resolve) => {
     live = resolve;
   });
   const listener =
-    authCache === null
+    authCache === null || listenUrl === null
       ? null
-      : listen(databaseUrl(), AUTH_CHANGED_CHANNEL, {
+      : listen(listenUrl, AUTH_CHANGED_CHANNEL, {
           onNotify: (organizationId) => authCache.invalidate(organizationId),
           onState: (state) => {
             authCache.setLive(state);
@@ -72,7 +88,7 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   if (listener !== null) {
     await Promise.race([listening, new Promise((resolve) => setTimeout(resolve, 10_000))]);
   }
-  const app = await buildApp({ config, db: database.db, authCache });
+  const app = await buildApp({ config, db: database.db, authCache, databasePool: database.pool });
   options.routes?.(app, database);
   await app.ready();
   return {

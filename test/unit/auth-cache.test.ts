@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { AuthCache, type CachedToken } from '../../src/http/auth-cache.js';
+import { AuthCache, type CachedToken, EXPIRING_ENTRY_TTL_MS } from '../../src/http/auth-cache.js';
 
 const token = (expiresAt: Date | null = null): CachedToken => ({
   organizationId: 'org',
@@ -55,6 +55,18 @@ describe('AuthCache', () => {
     assert.equal(cache.get('b')?.organizationId, 'other');
     cache.invalidate(undefined);
     assert.equal(cache.get('b'), undefined);
+  });
+
+  it('without a listener (expiry), serves at once and forgets an entry within seconds', (context) => {
+    context.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const cache = new AuthCache({ invalidation: 'expiry' });
+    cache.set('k', token(), cache.ticket());
+    assert.equal(cache.get('k')?.tokenId, 'token');
+    context.mock.timers.tick(EXPIRING_ENTRY_TTL_MS - 1);
+    assert.equal(cache.get('k')?.tokenId, 'token');
+    context.mock.timers.tick(1);
+    assert.equal(cache.get('k'), undefined);
+    assert.ok(EXPIRING_ENTRY_TTL_MS <= 10_000, 'a revocation must take effect within seconds');
   });
 
   it('forgets everything on clear', () => {
