@@ -11,6 +11,7 @@ import {
   ConnectionRequestSchema,
   ContactListSchema,
   ContactSchema,
+  DndSettingsSchema,
   MatchUpsertContactBody,
 } from './contacts/contact.schemas.js';
 import { lazyCursorSecret } from './contacts/contact.service.js';
@@ -54,6 +55,7 @@ export const SHARED_SCHEMAS = [
   ProblemSchema,
   ExternalRefSchema,
   ConnectionRequestSchema,
+  DndSettingsSchema,
   MatchUpsertContactBody,
   UpsertCompanyBody,
   BatchResultSchema,

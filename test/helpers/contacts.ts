@@ -7,12 +7,19 @@ export const CONTACTS = '/api/v1/network/contacts';
 export const COMPANIES = '/api/v1/network/companies';
 
 export const CONTACT_FIELDS = [
+  'address1',
+  'assignedTo',
   'blocked',
   'changeOrigin',
   'changeType',
+  'city',
   'companies',
+  'country',
   'createdUtc',
+  'dateOfBirth',
   'deletedUtc',
+  'dnd',
+  'dndSettings',
   'email',
   'emails',
   'etag',
@@ -23,13 +30,18 @@ export const CONTACT_FIELDS = [
   'linkedInUrl',
   'phone',
   'phones',
+  'postalCode',
   'primaryCompanyId',
   'primaryLanguage',
   'profilePictureUrl',
+  'source',
+  'state',
   'strategy',
   'tags',
+  'timezone',
   'updatedUtc',
   'uri',
+  'website',
 ];
 
 export const COMPANY_FIELDS = [
