@@ -10,7 +10,7 @@ import { parse } from 'csv-parse';
 import type { Db } from '../db/database.js';
 import { type BatchResult, type BatchSummary, itemValidator, MAX_BATCH_ITEMS, runBatch } from '../http/batch.js';
 import { createValidatorCompiler } from '../http/validation.js';
-import { FIELD_LIST } from './contact.fields.js';
+import { FIELD_LIST, NAME_FIELD } from './contact.fields.js';
 import { ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import type { OrganizationContext } from './contact.service.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
@@ -55,8 +55,9 @@ function booleanCell(cell: string): unknown {
  * is stored (contact.fields.ts). Lists split on `;`. Objects (external references, connections, DND
  * settings) need JSON Lines. Anything else in a CSV header is refused.
  */
-const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntries(
-  FIELD_LIST.filter((field) => field.input.matchUpsert !== undefined).flatMap(
+const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntries([
+  [NAME_FIELD.key, (cell: string) => cell],
+  ...FIELD_LIST.filter((field) => field.input.matchUpsert !== undefined).flatMap(
     (field): Array<[string, (cell: string) => unknown]> => {
       if (field.key === 'emails') return [[field.key, (cell) => splitList(cell).map((address) => ({ address }))]];
       if (field.key === 'phones') return [[field.key, (cell) => splitList(cell).map((number) => ({ number }))]];
@@ -73,7 +74,7 @@ const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntrie
       }
     },
   ),
-);
+]);
 
 export const CSV_COLUMN_NAMES: readonly string[] = Object.keys(CSV_COLUMNS);
 

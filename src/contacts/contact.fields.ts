@@ -283,6 +283,36 @@ function latestDateOnEarth(): string {
 
 const NAME = byPage(Type.String({ maxLength: 255 }), Type.String({ maxLength: 100 }));
 
+/**
+ * `name` is stored as firstName and lastName, not on its own: a request may send it instead of
+ * them (it is split at its last run of whitespace, `Mary Ann Smith` → `Mary Ann` / `Smith`, one word
+ * being the first name), and the representation shows the two joined. Its limit is the first name's,
+ * so neither part can exceed its own.
+ */
+export const NAME_FIELD = {
+  key: 'name',
+  input: byPage(
+    Type.String({ maxLength: 255, description: 'Full name; instead of firstName and lastName, never with them.' }),
+    Type.String({ maxLength: 100, description: 'Full name; instead of firstName and lastName, never with them.' }),
+  ),
+  output: nullable(Type.String({ description: 'firstName and lastName joined by a space.' })),
+} as const;
+
+/** firstName and lastName from a full name (see NAME_FIELD); blank clears both. */
+export function splitName(name: string | null): { firstName: string | null; lastName: string | null } {
+  const trimmed = name?.trim() ?? '';
+  if (trimmed === '') return { firstName: null, lastName: null };
+  const split = /^(.*\S)\s+(\S+)$/su.exec(trimmed);
+  return split === null
+    ? { firstName: trimmed, lastName: null }
+    : { firstName: split[1] as string, lastName: split[2] as string };
+}
+
+export function joinedName(state: { firstName: string | null; lastName: string | null }): string | null {
+  const parts = [state.firstName, state.lastName].filter((part) => part !== null);
+  return parts.length === 0 ? null : parts.join(' ');
+}
+
 /** The declarations, in the order requests and the representation list them. */
 export const CONTACT_FIELDS = [
   {
@@ -521,7 +551,7 @@ export type ContactFieldKey = keyof ContactState;
 /** The declared fields as the representation shows them (connections appear as `companies` instead). */
 export type ContactRepresentationFields = {
   -readonly [F in Declared as F['output'] extends null ? never : F['key']]: ValueOf<F>;
-};
+} & { name: string | null };
 
 /** Present fields only (PATCH semantics). */
 export type ContactChanges = Partial<ContactState>;
@@ -559,11 +589,13 @@ type InputOf<F> = F extends { readonly key: 'emails' }
               : string;
 
 /** Every writable field as the services see a validated request: present or not, null clearing it. */
-export type ContactInput = { [F in Declared as F['key']]?: InputOf<F> | null };
+export type ContactInput = { [F in Declared as F['key']]?: InputOf<F> | null } & { name?: string | null };
 
 /** The request properties of one page, derived from the declarations: optional, null clears. */
 export function pageProperties(page: ContactPage): Record<string, TSchema> {
   const properties: Record<string, TSchema> = {};
+  const name = NAME_FIELD.input[page];
+  if (name !== undefined) properties[NAME_FIELD.key] = Type.Optional(nullable(name));
   for (const field of FIELD_LIST) {
     const schema = field.input[page];
     if (schema === undefined) continue;
@@ -575,7 +607,7 @@ export function pageProperties(page: ContactPage): Record<string, TSchema> {
 
 /** The representation's properties for the declared fields, in declaration order. */
 export function representationProperties(): Record<string, TSchema> {
-  const properties: Record<string, TSchema> = {};
+  const properties: Record<string, TSchema> = { [NAME_FIELD.key]: NAME_FIELD.output };
   for (const field of FIELD_LIST) if (field.output !== null) properties[field.key] = field.output;
   return properties;
 }

@@ -1,5 +1,5 @@
 import { weakEtag } from '../http/etag.js';
-import { type ContactState, FIELD_LIST } from './contact.fields.js';
+import { type ContactState, FIELD_LIST, joinedName } from './contact.fields.js';
 import type { ContactRow } from './contact.repository.js';
 import type { Contact } from './contact.schemas.js';
 
@@ -39,6 +39,7 @@ export function toContact(row: ContactRow): Contact {
   return {
     id: row.id,
     uri: `${CONTACTS_PATH}/${row.id}`,
+    name: joinedName(state),
     ...fields,
     primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
     companies,

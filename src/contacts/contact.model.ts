@@ -8,6 +8,7 @@ import {
   EMPTY_CONTACT,
   FIELD_LIST,
   IDENTIFIER_FIELDS,
+  splitName,
 } from './contact.fields.js';
 import { emailKey } from './email.js';
 import { normalizePhone } from './phone.js';
@@ -127,6 +128,13 @@ export function normalizeInput(input: ContactInput, defaultPhoneRegion: string |
   const errors: FieldErrors = {};
   const values = input as Record<string, unknown>;
   const set = changes as Record<string, unknown>;
+  if (input.name !== undefined) {
+    if (input.firstName !== undefined || input.lastName !== undefined) {
+      addError(errors, 'name', 'cannot be sent with firstName or lastName; send either the full name or its parts');
+    } else {
+      Object.assign(changes, splitName(input.name));
+    }
+  }
   for (const field of FIELD_LIST) {
     if (field.normalize === undefined || values[field.key] === undefined) continue;
     const context = { defaultPhoneRegion, report: (message: string) => addError(errors, field.key, message) };

@@ -28,6 +28,7 @@ export const CONTACT_FIELDS = [
   'id',
   'lastName',
   'linkedInUrl',
+  'name',
   'phone',
   'phones',
   'postalCode',

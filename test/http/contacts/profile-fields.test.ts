@@ -211,6 +211,44 @@ describe('contact profile fields', () => {
     assert.equal(contact.timezone, 'UTC');
   });
 
+  it('takes name apart at its last run of whitespace, and shows firstName and lastName joined', async () => {
+    const api = await newApi();
+    const cases: Array<[string, string | null, string | null, string | null]> = [
+      ['Mary Ann  Smith', 'Mary Ann', 'Smith', 'Mary Ann Smith'],
+      ['  Cher ', 'Cher', null, 'Cher'],
+      ['Jean-Luc\tPicard', 'Jean-Luc', 'Picard', 'Jean-Luc Picard'],
+    ];
+    for (const [name, firstName, lastName, joined] of cases) {
+      const response = await api.post(CONTACTS, { name, email: `${randomUUID()}@example.com` });
+      assert.equal(response.statusCode, 201, response.body);
+      const contact = response.json();
+      assert.deepEqual([contact.firstName, contact.lastName, contact.name], [firstName, lastName, joined], name);
+    }
+    const upserted = await api.patch(refPath('crm', randomUUID()), { name: 'John Doe' });
+    assert.equal(upserted.statusCode, 201);
+    assert.deepEqual([upserted.json().firstName, upserted.json().lastName], ['John', 'Doe']);
+    const onlyLast = await api.patch(upserted.json().uri, { lastName: 'Smith', firstName: null });
+    assert.equal(onlyLast.json().name, 'Smith');
+    const cleared = await api.patch(upserted.json().uri, { name: null, email: 'keep@example.com' });
+    assert.equal(cleared.statusCode, 200, cleared.body);
+    assert.deepEqual([cleared.json().firstName, cleared.json().lastName, cleared.json().name], [null, null, null]);
+  });
+
+  it('refuses name together with firstName or lastName, naming name', async () => {
+    const api = await newApi();
+    for (const body of [
+      { name: 'John Doe', firstName: 'John' },
+      { name: 'John Doe', lastName: null },
+    ]) {
+      const response = await api.post(CONTACTS, body);
+      assert.equal(response.statusCode, 400, response.body);
+      assert.deepEqual(Object.keys(response.json().errors), ['name']);
+    }
+    const tooLong = await api.patch(refPath('crm', randomUUID()), { name: 'x'.repeat(101) });
+    assert.equal(tooLong.statusCode, 400);
+    assert.deepEqual(Object.keys(tooLong.json().errors), ['name']);
+  });
+
   it('blank text clears the field (stored as null), as for names', async () => {
     const api = await newApi();
     const created = await newContact(api, { firstName: 'Ada', city: 'Springfield' });
