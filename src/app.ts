@@ -10,6 +10,7 @@ import {
   ConnectionRequestSchema,
   ContactListSchema,
   ContactSchema,
+  DndSettingsSchema,
   MatchUpsertContactBody,
 } from './contacts/contact.schemas.js';
 import { lazyCursorSecret } from './contacts/contact.service.js';
@@ -56,6 +57,7 @@ export const SHARED_SCHEMAS = [
   ProblemSchema,
   ExternalRefSchema,
   ConnectionRequestSchema,
+  DndSettingsSchema,
   MatchUpsertContactBody,
   UpsertCompanyBody,
   BatchResultSchema,

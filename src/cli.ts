@@ -4,7 +4,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import Value from 'typebox/value';
 import { SHARED_SCHEMAS } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
-import { countRows, ImportError, importContacts } from './contacts/contact-import.js';
+import { CSV_COLUMN_NAMES, countRows, ImportError, importContacts } from './contacts/contact-import.js';
 import { connectDatabase } from './db/database.js';
 import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { migrateToLatest } from './db/migrate.js';
@@ -31,8 +31,8 @@ const usage = `Usage: npm run cli -- <command> [options]   (or: node dist/cli.js
                                                   upsert the contacts of a .csv or .jsonl file
   openapi                                         print the OpenAPI document
 
-import: CSV headers are contact fields (firstName, lastName, email, phone, linkedInUrl, primaryLanguage,
-strategy, tags, emails, phones; list cells split on ";"); JSON Lines rows are upsert bodies. With
+import: CSV headers are contact fields (${CSV_COLUMN_NAMES.join(', ')};
+list cells split on ";"); JSON Lines rows are upsert bodies. With
 --namespace and --id-column rows are keyed by external reference, else matched by email/phone. Failed
 rows go to --failed (default FILE.failed.jsonl) with their problems; re-running an import is safe.
 

@@ -10,6 +10,7 @@ import { parse } from 'csv-parse';
 import type { Db } from '../db/database.js';
 import { type BatchResult, type BatchSummary, itemValidator, MAX_BATCH_ITEMS, runBatch } from '../http/batch.js';
 import { createValidatorCompiler } from '../http/validation.js';
+import { FIELD_LIST, NAME_FIELD } from './contact.fields.js';
 import { ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import type { OrganizationContext } from './contact.service.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
@@ -36,18 +37,6 @@ export interface ImportReport {
   rowsPerSecond: number;
 }
 
-/** Text columns taken as they are; list columns split on `;`. Anything else in a CSV header is refused. */
-const TEXT_COLUMNS = ['firstName', 'lastName', 'email', 'phone', 'linkedInUrl', 'primaryLanguage', 'strategy'];
-const LIST_COLUMNS: Record<string, (value: string) => unknown> = {
-  tags: (value) => value,
-  emails: (value) => ({ address: value }),
-  phones: (value) => ({ number: value }),
-};
-
-export class ImportError extends Error {
-  override name = 'ImportError';
-}
-
 function splitList(cell: string): string[] {
   return cell
     .split(';')
@@ -55,19 +44,56 @@ function splitList(cell: string): string[] {
     .filter((part) => part !== '');
 }
 
+/** `true`/`false` in any case; anything else goes through as written, and validation names the row's field. */
+function booleanCell(cell: string): unknown {
+  const lower = cell.trim().toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : cell;
+}
+
+/**
+ * The CSV columns: every field a batch item accepts that a cell can express, read by how the field
+ * is stored (contact.fields.ts). Lists split on `;`. Objects (external references, connections, DND
+ * settings) need JSON Lines. Anything else in a CSV header is refused.
+ */
+const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntries([
+  [NAME_FIELD.key, (cell: string) => cell],
+  ...FIELD_LIST.filter((field) => field.input.matchUpsert !== undefined).flatMap(
+    (field): Array<[string, (cell: string) => unknown]> => {
+      if (field.key === 'emails') return [[field.key, (cell) => splitList(cell).map((address) => ({ address }))]];
+      if (field.key === 'phones') return [[field.key, (cell) => splitList(cell).map((number) => ({ number }))]];
+      switch (field.storage) {
+        case 'text':
+        case 'date':
+          return [[field.key, (cell) => cell]];
+        case 'boolean':
+          return [[field.key, booleanCell]];
+        case 'textArray':
+          return [[field.key, splitList]];
+        default:
+          return [];
+      }
+    },
+  ),
+]);
+
+export const CSV_COLUMN_NAMES: readonly string[] = Object.keys(CSV_COLUMNS);
+
+export class ImportError extends Error {
+  override name = 'ImportError';
+}
+
 /** A CSV row as the fields of an upsert: empty cells are left out, so a re-run never clears a field. */
 function csvData(row: Record<string, string>, idColumn: string | null): Record<string, unknown> {
   const data: Record<string, unknown> = {};
   for (const [column, cell] of Object.entries(row)) {
     if (column === idColumn || cell.trim() === '') continue;
-    const list = LIST_COLUMNS[column];
-    data[column] = list ? splitList(cell).map(list) : cell;
+    data[column] = (CSV_COLUMNS[column] as (cell: string) => unknown)(cell);
   }
   return data;
 }
 
 function checkHeader(columns: string[], idColumn: string | null): void {
-  const known = new Set([...TEXT_COLUMNS, ...Object.keys(LIST_COLUMNS), ...(idColumn ? [idColumn] : [])]);
+  const known = new Set([...CSV_COLUMN_NAMES, ...(idColumn ? [idColumn] : [])]);
   const unknown = columns.filter((column) => !known.has(column));
   if (unknown.length > 0) {
     throw new ImportError(

@@ -24,9 +24,15 @@
  * concurrent writers).
  */
 
+import { EMPTY_CONTACT, FIELD_LIST, IDENTIFIER_FIELDS, type Storage } from './contact.fields.js';
+
+/** A contact needs one of these set (contact.model.ts: hasIdentifier). */
+const IDENTIFIER_COLUMNS = IDENTIFIER_FIELDS.map((field) => field.column);
+
 interface Field {
   key: string;
   column: string;
+  storage: Storage;
   /** The new value from the changes document. */
   value: string;
 }
@@ -40,24 +46,42 @@ interface Source {
 /** The one-request statement's parameters: $4 the changes, $5 the email key. */
 const PARAMETERS: Source = { changes: '$4::jsonb', emailKey: '$5::text' };
 
-/** Every field the statements write, once: its key in the changes, its column, how its new value reads. */
+/** How a field's new value reads from the changes document (normalized JSON), by how the field is stored. */
+function valueSql(storage: Storage, changes: string, key: string): string {
+  switch (storage) {
+    case 'text':
+      return `${changes}->>'${key}'`;
+    case 'boolean':
+      return `(${changes}->>'${key}')::boolean`;
+    case 'date':
+      return `(${changes}->>'${key}')::date`;
+    case 'textArray':
+      return `ARRAY(SELECT jsonb_array_elements_text(${changes}->'${key}'))`;
+    case 'jsonArray':
+      return `${changes}->'${key}'`;
+    case 'jsonObject':
+      // A cleared object is stored as SQL NULL, as the general path stores it.
+      return `nullif(${changes}->'${key}', 'null'::jsonb)`;
+  }
+}
+
+/**
+ * Every column the statements write, from the field declarations (contact.fields.ts): the fields a
+ * one-statement write may set, plus the primary email as compared (email_key), which the
+ * application computes and passes beside the changes.
+ */
 function fieldsOf({ changes, emailKey }: Source): Field[] {
-  const text = (key: string, column: string): Field => ({ key, column, value: `${changes}->>'${key}'` });
-  const json = (key: string, column: string): Field => ({ key, column, value: `${changes}->'${key}'` });
-  return [
-    text('firstName', 'first_name'),
-    text('lastName', 'last_name'),
-    text('email', 'email'),
-    { key: 'email', column: 'email_key', value: emailKey },
-    text('phone', 'phone'),
-    text('linkedInUrl', 'linkedin_url'),
-    json('emails', 'emails'),
-    json('phones', 'phones'),
-    text('primaryLanguage', 'primary_language'),
-    { key: 'tags', column: 'tags', value: `ARRAY(SELECT jsonb_array_elements_text(${changes}->'tags'))` },
-    text('strategy', 'strategy'),
-    { key: 'blocked', column: 'blocked', value: `(${changes}->>'blocked')::boolean` },
-  ];
+  return FIELD_LIST.filter((field) => field.oneStatement).flatMap((field): Field[] => [
+    {
+      key: field.key,
+      column: field.column,
+      storage: field.storage,
+      value: valueSql(field.storage, changes, field.key),
+    },
+    ...(field.key === 'email'
+      ? [{ key: 'email', column: 'email_key', storage: 'text' as const, value: emailKey }]
+      : []),
+  ]);
 }
 
 const FIELDS = fieldsOf(PARAMETERS);
@@ -87,23 +111,29 @@ function rulesOf(source: Source, projected = false) {
       ...keys.map((key) => `${source.changes} ? '${key}' AS has_${key.toLowerCase()}`),
     ].join(',\n         '),
     identifier: (row: string) =>
-      `coalesce(${['first_name', 'last_name', 'email', 'phone'].map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`,
+      `coalesce(${IDENTIFIER_COLUMNS.map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`,
     changed: (row: string) =>
       `(${fields
         .filter((field) => field.column !== 'email_key')
         .map((field) => `(${has(field.key)} AND ${value(field)} IS DISTINCT FROM ${row}.${field.column})`)
         .join('\n      OR ')})`,
-    fromEmpty: (field: Field) =>
-      field.column === 'tags'
-        ? `CASE WHEN ${has('tags')} THEN ${value(field)} ELSE '{}'::text[] END`
-        : field.column === 'blocked'
-          ? `coalesce(CASE WHEN ${has('blocked')} THEN ${value(field)} END, false)`
-          : field.column === 'emails' || field.column === 'phones'
-            ? `coalesce(CASE WHEN ${has(field.key)} THEN ${value(field)} END, '[]'::jsonb)`
-            : `CASE WHEN ${has(field.key)} THEN ${value(field)} END`,
-    hasIdentifierInChanges: `coalesce(${['first_name', 'last_name', 'email', 'phone']
-      .map((column) => value(fields.find((field) => field.column === column) as Field))
-      .join(', ')}) IS NOT NULL`,
+    // What a new contact holds: the field's value when the changes set it, else what the declaration calls empty.
+    fromEmpty: (field: Field) => {
+      const present = `CASE WHEN ${has(field.key)} THEN ${value(field)} END`;
+      switch (field.storage) {
+        case 'textArray':
+          return `CASE WHEN ${has(field.key)} THEN ${value(field)} ELSE '{}'::text[] END`;
+        case 'jsonArray':
+          return `coalesce(${present}, '[]'::jsonb)`;
+        case 'boolean':
+          return `coalesce(${present}, ${String(EMPTY_CONTACT[field.key as keyof typeof EMPTY_CONTACT])})`;
+        default:
+          return present;
+      }
+    },
+    hasIdentifierInChanges: `coalesce(${IDENTIFIER_COLUMNS.map((column) =>
+      value(fields.find((field) => field.column === column) as Field),
+    ).join(', ')}) IS NOT NULL`,
   };
 }
 

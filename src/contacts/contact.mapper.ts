@@ -1,5 +1,5 @@
 import { weakEtag } from '../http/etag.js';
-import type { ContactState } from './contact.model.js';
+import { type ContactState, FIELD_LIST, joinedName } from './contact.fields.js';
 import type { ContactRow } from './contact.repository.js';
 import type { Contact } from './contact.schemas.js';
 
@@ -15,27 +15,15 @@ export function contactEtag(row: Pick<ContactRow, 'id' | 'version' | 'companies'
   return weakEtag(row.id, row.version, ...row.companies.map((company) => `${company.id}:${company.version}`));
 }
 
-/** The row's client-controlled fields in canonical form (jsonb does not keep key order). */
+/** The row's client-controlled fields in canonical form, each read from its declared column. */
 export function contactState(row: ContactRow): ContactState {
-  return {
-    firstName: row.first_name,
-    lastName: row.last_name,
-    email: row.email,
-    phone: row.phone,
-    linkedInUrl: row.linkedin_url,
-    emails: row.emails.map((entry) => ({ address: entry.address, type: entry.type, isPrimary: entry.isPrimary })),
-    phones: row.phones.map((entry) => ({ number: entry.number, type: entry.type, isPrimary: entry.isPrimary })),
-    primaryLanguage: row.primary_language,
-    tags: row.tags,
-    strategy: row.strategy,
-    blocked: row.blocked,
-    externalRefs: row.external_refs.map((ref) => ({ namespace: ref.namespace, id: ref.id })),
-    connections: row.connections.map((connection) => ({
-      companyId: connection.companyId,
-      jobTitle: connection.jobTitle,
-      isPrimary: connection.isPrimary,
-    })),
-  };
+  const stored = row as unknown as Record<string, unknown>;
+  const state: Record<string, unknown> = {};
+  for (const field of FIELD_LIST) {
+    const value = stored[field.column];
+    state[field.key] = field.fromColumn === undefined ? value : field.fromColumn(value as never);
+  }
+  return state as ContactState;
 }
 
 export function toContact(row: ContactRow): Contact {
@@ -47,24 +35,15 @@ export function toContact(row: ContactRow): Contact {
     jobTitle: company.jobTitle,
     isPrimary: company.isPrimary,
   }));
+  const { connections: _shownAsCompanies, ...fields } = state;
   return {
     id: row.id,
     uri: `${CONTACTS_PATH}/${row.id}`,
-    externalRefs: state.externalRefs,
-    firstName: state.firstName,
-    lastName: state.lastName,
-    email: state.email,
-    phone: state.phone,
-    linkedInUrl: state.linkedInUrl,
-    emails: state.emails,
-    phones: state.phones,
-    primaryLanguage: state.primaryLanguage,
-    tags: state.tags,
-    strategy: state.strategy,
+    name: joinedName(state),
+    ...fields,
     primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
     companies,
     profilePictureUrl: null,
-    blocked: state.blocked,
     createdUtc: row.created_at.toISOString(),
     updatedUtc: row.updated_at.toISOString(),
     deletedUtc: row.deleted_at?.toISOString() ?? null,

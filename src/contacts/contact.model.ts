@@ -1,58 +1,34 @@
 import { refKey } from '../db/external-refs.js';
 import type { ConnectionJson, EmailJson, ExternalRefJson, PhoneJson } from '../db/schema.js';
 import type { FieldErrors } from '../http/problem.js';
-import type { ContactInput } from './contact.schemas.js';
+import {
+  type ContactChanges,
+  type ContactInput,
+  type ContactState,
+  EMPTY_CONTACT,
+  FIELD_LIST,
+  IDENTIFIER_FIELDS,
+  splitName,
+} from './contact.fields.js';
 import { emailKey } from './email.js';
 import { normalizePhone } from './phone.js';
 
-/** A contact's stored, client-controlled fields in canonical form; what "changed" is decided on. */
-export interface ContactState {
-  firstName: string | null;
-  lastName: string | null;
-  email: string | null;
-  phone: string | null;
-  linkedInUrl: string | null;
-  emails: EmailJson[];
-  phones: PhoneJson[];
-  primaryLanguage: string | null;
-  tags: string[];
-  strategy: string | null;
-  blocked: boolean;
-  externalRefs: ExternalRefJson[];
-  connections: ConnectionJson[];
-}
-
-export const EMPTY_CONTACT: Readonly<ContactState> = {
-  firstName: null,
-  lastName: null,
-  email: null,
-  phone: null,
-  linkedInUrl: null,
-  emails: [],
-  phones: [],
-  primaryLanguage: null,
-  tags: [],
-  strategy: null,
-  blocked: false,
-  externalRefs: [],
-  connections: [],
-};
-
-export type ContactChanges = Partial<ContactState>;
+export type { ContactChanges, ContactState } from './contact.fields.js';
+export { EMPTY_CONTACT };
 
 export interface NormalizedInput {
   changes: ContactChanges;
   errors: FieldErrors;
 }
 
-function addError(errors: FieldErrors, field: string, message: string): void {
-  errors[field] = [...(errors[field] ?? []), message];
-}
-
 function trimmedOrNull(value: string | null): string | null {
   if (value === null) return null;
   const trimmed = value.trim();
   return trimmed === '' ? null : trimmed;
+}
+
+function addError(errors: FieldErrors, field: string, message: string): void {
+  errors[field] = [...(errors[field] ?? []), message];
 }
 
 /**
@@ -145,20 +121,27 @@ function normalizeConnections(input: NonNullable<ContactInput['connections']>, e
 
 /**
  * Turns a validated request into canonical field changes: present fields only (PATCH semantics),
- * null meaning cleared, phones in E.164 where valid, email/phone views in sync. Pure.
+ * null meaning cleared, each field in its declared canonical form, email/phone views in sync. Pure.
  */
 export function normalizeInput(input: ContactInput, defaultPhoneRegion: string | null): NormalizedInput {
   const changes: ContactChanges = {};
   const errors: FieldErrors = {};
-  if (input.firstName !== undefined) changes.firstName = trimmedOrNull(input.firstName);
-  if (input.lastName !== undefined) changes.lastName = trimmedOrNull(input.lastName);
+  const values = input as Record<string, unknown>;
+  const set = changes as Record<string, unknown>;
+  if (input.name !== undefined) {
+    if (input.firstName !== undefined || input.lastName !== undefined) {
+      addError(errors, 'name', 'cannot be sent with firstName or lastName; send either the full name or its parts');
+    } else {
+      Object.assign(changes, splitName(input.name));
+    }
+  }
+  for (const field of FIELD_LIST) {
+    if (field.normalize === undefined || values[field.key] === undefined) continue;
+    const context = { defaultPhoneRegion, report: (message: string) => addError(errors, field.key, message) };
+    set[field.key] = field.normalize(values[field.key] as never, context);
+  }
   syncEmails(input, changes, errors);
   syncPhones(input, defaultPhoneRegion, changes, errors);
-  if (input.linkedInUrl !== undefined) changes.linkedInUrl = input.linkedInUrl;
-  if (input.primaryLanguage !== undefined) changes.primaryLanguage = input.primaryLanguage?.toLowerCase() ?? null;
-  if (input.tags !== undefined) changes.tags = input.tags ?? [];
-  if (input.strategy !== undefined) changes.strategy = input.strategy;
-  if (input.blocked !== undefined) changes.blocked = input.blocked ?? false;
   if (input.externalRefs !== undefined) {
     changes.externalRefs = normalizeExternalRefs(input.externalRefs ?? [], 'externalRefs', errors);
   }
@@ -171,15 +154,15 @@ export function applyChanges(current: ContactState, changes: ContactChanges): Co
 }
 
 export function hasIdentifier(state: ContactState): boolean {
-  return state.firstName !== null || state.lastName !== null || state.email !== null || state.phone !== null;
+  return IDENTIFIER_FIELDS.some((field) => state[field.key as keyof ContactState] !== null);
 }
 
 export const MISSING_IDENTIFIER: FieldErrors = {
   body: ['a contact needs at least one identifier: firstName, lastName, email or phone'],
 };
 
-const FIELDS = Object.keys(EMPTY_CONTACT) as Array<keyof ContactState>;
-
 export function sameState(a: ContactState, b: ContactState): boolean {
-  return FIELDS.every((field) => JSON.stringify(a[field]) === JSON.stringify(b[field]));
+  return FIELD_LIST.every(
+    ({ key }) => JSON.stringify(a[key as keyof ContactState]) === JSON.stringify(b[key as keyof ContactState]),
+  );
 }

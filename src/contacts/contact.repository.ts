@@ -1,8 +1,8 @@
-import { CompiledQuery, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import { CompiledQuery, type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
 import { prepared, registerPrepared } from '../db/prepared.js';
 import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
 import type { FeedFilter } from '../http/feed.js';
-import type { ContactChanges, ContactState } from './contact.model.js';
+import { type ContactChanges, type ContactFieldColumns, type ContactState, FIELD_LIST } from './contact.fields.js';
 import { batchUpsertByRefSql, fastWriteSql } from './contact-upsert.sql.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -144,23 +144,17 @@ export async function batchUpsertByRef(
   return new Map(result.rows.map(({ outcome, n, ...row }) => [n, { outcome, row }]));
 }
 
+/** The columns of a contact's state, as each field declares its storage; plus the email as compared. */
 function stateColumns(state: ContactState, emailKey: string | null) {
-  return {
-    first_name: state.firstName,
-    last_name: state.lastName,
-    email: state.email,
-    email_key: emailKey,
-    phone: state.phone,
-    linkedin_url: state.linkedInUrl,
-    emails: JSON.stringify(state.emails),
-    phones: JSON.stringify(state.phones),
-    primary_language: state.primaryLanguage,
-    tags: state.tags,
-    strategy: state.strategy,
-    blocked: state.blocked,
-    external_refs: JSON.stringify(state.externalRefs),
-    connections: JSON.stringify(state.connections),
-  };
+  const columns: Record<string, unknown> = { email_key: emailKey };
+  for (const field of FIELD_LIST) {
+    const value = state[field.key as keyof ContactState];
+    columns[field.column] =
+      field.storage === 'jsonArray' || (field.storage === 'jsonObject' && value !== null)
+        ? JSON.stringify(value)
+        : value;
+  }
+  return columns as Pick<Insertable<ContactsTable>, keyof ContactFieldColumns | 'email_key'>;
 }
 
 /** Contacts of one organization, each with the companies it shows; every read starts here. */

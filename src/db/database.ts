@@ -48,6 +48,7 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
 };
 
 const INT8_OID = 20;
+const DATE_OID = 1082;
 
 /**
  * PostgreSQL's statement_timeout. It fires a little before the client-side guard, whose clock starts
@@ -202,7 +203,11 @@ export function connectDatabase(url: string, options: Partial<PoolOptions> = {})
         // Counts and sequence values fit in a double long before they matter to an API client.
         oid === INT8_OID
           ? (value: string) => Number(value)
-          : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+          : // A calendar date is not an instant: pg would make it local midnight, which shifts the
+            // day in any zone west of the server's. The API speaks `YYYY-MM-DD`, as PostgreSQL does.
+            oid === DATE_OID
+            ? (value: string) => value
+            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
     },
   });
   // An idle connection that the server drops (restart, timeout) must not crash the process; the pool

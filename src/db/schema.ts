@@ -1,4 +1,5 @@
 import type { ColumnType, Generated } from 'kysely';
+import type { ContactFieldColumns } from '../contacts/contact.fields.js';
 
 /** Read as Date; written as Date or ISO text. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -57,23 +58,12 @@ type Json<T> = ColumnType<T, string, string>;
 
 export type ChangeType = 'created' | 'updated' | 'deleted' | 'revived';
 
-export interface ContactsTable {
+/** The declared fields' columns (contact.fields.ts) and the bookkeeping every contact row has. */
+export interface ContactsTable extends ContactFieldColumns {
   organization_id: string;
   id: Generated<string>;
-  first_name: string | null;
-  last_name: string | null;
-  email: string | null;
+  /** The primary email as compared: trimmed and lower-cased. */
   email_key: string | null;
-  phone: string | null;
-  linkedin_url: string | null;
-  emails: Json<EmailJson[]>;
-  phones: Json<PhoneJson[]>;
-  primary_language: string | null;
-  tags: string[];
-  strategy: string | null;
-  blocked: boolean;
-  external_refs: Json<ExternalRefJson[]>;
-  connections: Json<ConnectionJson[]>;
   version: number;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;

@@ -47,10 +47,61 @@ export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
 
+// ISO 3166-1 alpha-2: the officially assigned codes (user-assigned ones such as XK, and reserved
+// ones such as UK or EU, are not countries there).
+const ISO_3166_1_ALPHA_2 = new Set(
+  (
+    'AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ ' +
+    'CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR ' +
+    'GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO ' +
+    'JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR ' +
+    'MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO ' +
+    'RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV ' +
+    'TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW'
+  ).split(' '),
+);
+
+export function isIso3166Alpha2(value: string): boolean {
+  return ISO_3166_1_ALPHA_2.has(value.toUpperCase());
+}
+
+// Parsed by the URL standard (what browsers and fetch accept), and only the web's two schemes: a
+// website field holding `javascript:` or `file:` would be a trap for whoever clicks it.
+export function isHttpUrl(value: string): boolean {
+  if (!/^https?:\/\//i.test(value) || /\s/.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+// Zone names as the tz database writes them: `Area/Location`, or a single name such as `UTC`.
+// Offsets (`+01:00`) are not zones: they know nothing of daylight saving time.
+const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
+
+/** The tz database's spelling of a zone name (`europe/stockholm` → `Europe/Stockholm`), or null when ICU does not know it. */
+export function canonicalTimeZone(value: string): string | null {
+  if (!TIME_ZONE_NAME.test(value)) return null;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+
+export function isIanaTimeZone(value: string): boolean {
+  return canonicalTimeZone(value) !== null;
+}
+
 export const customFormats = {
   uuid: isUuid,
   'idempotency-key': isIdempotencyKey,
   'iso639-1': isIso6391,
   'linkedin-profile': isLinkedInProfileUrl,
   'email-address': isEmailAddress,
+  'iso3166-1-alpha2': isIso3166Alpha2,
+  'http-url': isHttpUrl,
+  'iana-time-zone': isIanaTimeZone,
 } as const;

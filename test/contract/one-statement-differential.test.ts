@@ -106,6 +106,20 @@ const fields = fc.record(
     phone: fc.option(phone, { nil: null }),
     tags: fc.option(fc.constantFrom(['a'], ['a', 'b'], []), { nil: null }),
     strategy: fc.option(fc.constantFrom('S1', 'S2'), { nil: null }),
+    // One field of each remaining storage kind: normalized text, a date, a flag, a JSON object
+    // (sent in different key orders, which must compare equal).
+    country: fc.option(fc.constantFrom('se', 'SE', 'no'), { nil: null }),
+    dateOfBirth: fc.option(fc.constantFrom('1990-04-15', '2001-12-31'), { nil: null }),
+    dnd: fc.option(fc.boolean(), { nil: null }),
+    dndSettings: fc.option(
+      fc.constantFrom(
+        { SMS: { status: 'active', code: 'STOP' } },
+        { SMS: { code: 'STOP', status: 'active' } },
+        { Email: { status: 'permanent' }, Call: { status: 'inactive' } },
+        {},
+      ),
+      { nil: null },
+    ),
   },
   { requiredKeys: [] },
 );

@@ -7,12 +7,19 @@ export const CONTACTS = '/api/v1/network/contacts';
 export const COMPANIES = '/api/v1/network/companies';
 
 export const CONTACT_FIELDS = [
+  'address1',
+  'assignedTo',
   'blocked',
   'changeOrigin',
   'changeType',
+  'city',
   'companies',
+  'country',
   'createdUtc',
+  'dateOfBirth',
   'deletedUtc',
+  'dnd',
+  'dndSettings',
   'email',
   'emails',
   'etag',
@@ -21,15 +28,21 @@ export const CONTACT_FIELDS = [
   'id',
   'lastName',
   'linkedInUrl',
+  'name',
   'phone',
   'phones',
+  'postalCode',
   'primaryCompanyId',
   'primaryLanguage',
   'profilePictureUrl',
+  'source',
+  'state',
   'strategy',
   'tags',
+  'timezone',
   'updatedUtc',
   'uri',
+  'website',
 ];
 
 export const COMPANY_FIELDS = [
