@@ -9,6 +9,7 @@ import type { ContactChanges } from './contact.model.js';
 import { type BatchUpsertItem, type BatchWrittenRow, batchUpsertByRef, type ContactRow } from './contact.repository.js';
 import type { ContactBatchItemInput } from './contact.schemas.js';
 import {
+  checkLocation,
   emailLock,
   type OrganizationContext,
   prepareChanges,
@@ -44,6 +45,7 @@ export function contactBatchHandlers(
       let changes: ContactChanges | null;
       try {
         changes = prepareChanges({ ...item.data, connections: undefined }, settings);
+        checkLocation(item.data, organizationId);
       } catch {
         changes = null;
       }
@@ -128,6 +130,7 @@ export function contactBatchHandlers(
         row,
       });
       try {
+        checkLocation(item.data, organizationId);
         if (item.externalRef !== undefined) {
           if (item.data.externalRefs !== undefined) {
             throw AppError.validation({ externalRefs: ['is not accepted on an item keyed by externalRef'] });

@@ -72,6 +72,7 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db } & ContactW
             'unsupported-media-type',
             'payload-too-large',
             'conflict',
+            'location-mismatch',
           ),
         },
       },

@@ -11,6 +11,7 @@ import type { ContactInput } from './contact.schemas.js';
 import {
   applyToExisting,
   checkConnections,
+  checkLocation,
   emailLock,
   insertNew,
   type OrganizationContext,
@@ -46,6 +47,7 @@ export async function upsertByMatch(
 ): Promise<MatchUpsertResult> {
   const { organizationId, settings } = context;
   const changes = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
+  checkLocation(input, organizationId);
   const refs = changes.externalRefs ?? [];
   const fields = settings.duplicateContactMatching.fields;
   const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;

@@ -298,6 +298,22 @@ export const NAME_FIELD = {
   output: nullable(Type.String({ description: 'firstName and lastName joined by a space.' })),
 } as const;
 
+/**
+ * `locationId` names the account in the API whose upsert page this one follows. Here the token
+ * already names the organization, so the field is accepted for drop-in compatibility on the
+ * email/phone upsert and its batch, must be that organization's id, and is not stored.
+ */
+export const LOCATION_FIELD = {
+  key: 'locationId',
+  input: {
+    matchUpsert: Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description: "Optional; when sent, it must be your organization's id (it is not stored).",
+    }),
+  } as Partial<Record<ContactPage, TSchema>>,
+} as const;
+
 /** firstName and lastName from a full name (see NAME_FIELD); blank clears both. */
 export function splitName(name: string | null): { firstName: string | null; lastName: string | null } {
   const trimmed = name?.trim() ?? '';
@@ -589,13 +605,18 @@ type InputOf<F> = F extends { readonly key: 'emails' }
               : string;
 
 /** Every writable field as the services see a validated request: present or not, null clearing it. */
-export type ContactInput = { [F in Declared as F['key']]?: InputOf<F> | null } & { name?: string | null };
+export type ContactInput = { [F in Declared as F['key']]?: InputOf<F> | null } & {
+  name?: string | null;
+  locationId?: string | null;
+};
 
 /** The request properties of one page, derived from the declarations: optional, null clears. */
 export function pageProperties(page: ContactPage): Record<string, TSchema> {
   const properties: Record<string, TSchema> = {};
   const name = NAME_FIELD.input[page];
   if (name !== undefined) properties[NAME_FIELD.key] = Type.Optional(nullable(name));
+  const location = LOCATION_FIELD.input[page];
+  if (location !== undefined) properties[LOCATION_FIELD.key] = Type.Optional(nullable(location));
   for (const field of FIELD_LIST) {
     const schema = field.input[page];
     if (schema === undefined) continue;

@@ -106,6 +106,14 @@ export async function resolveCompanyReferences(
   return { ...input, connections: resolved };
 }
 
+/** A `locationId` (see LOCATION_FIELD) must name the token's organization; any case of its id. */
+export function checkLocation(input: ContactInput, organizationId: string): void {
+  const location = input.locationId;
+  if (location === undefined || location === null || location.toLowerCase() === organizationId) return;
+  const message = "is not your organization's id; send that id or leave locationId out";
+  throw new AppError('location-mismatch', `locationId ${message}.`, { errors: { locationId: [message] } });
+}
+
 /** Normalizes a validated body; anything a schema cannot express (duplicates, one primary) fails here. */
 export function prepareChanges(input: ContactInput, settings: OrganizationSettingsRow): ContactChanges {
   const { changes, errors } = normalizeInput(input, settings.defaultPhoneRegion);

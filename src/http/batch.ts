@@ -197,11 +197,11 @@ function failed(index: number, ref: string | null, problem: ProblemBody): BatchR
 
 /**
  * A single request names a body field `email`; inside a batch item the same field is `data.email`.
- * Validation problems raised by the services are renamed so; `renames` maps names that are not body
+ * Problems raised by the services that name fields are renamed so; `renames` maps names that are not body
  * fields (a header) to the item's own field.
  */
 export function prefixFieldErrors(error: unknown, prefix: string, renames: Record<string, string> = {}): unknown {
-  if (!(error instanceof AppError) || error.code !== 'validation-failed') return error;
+  if (!(error instanceof AppError)) return error;
   const errors = error.extensions.errors as FieldErrors | undefined;
   if (errors === undefined) return error;
   const renamed: FieldErrors = {};
@@ -213,7 +213,9 @@ export function prefixFieldErrors(error: unknown, prefix: string, renames: Recor
         : `${prefix}.${field}`;
     Object.defineProperty(renamed, name, { value: messages, enumerable: true, writable: true, configurable: true });
   }
-  return AppError.validation(renamed);
+  return error.code === 'validation-failed'
+    ? AppError.validation(renamed)
+    : new AppError(error.code, error.detail, { ...error.extensions, errors: renamed }, error.headers);
 }
 
 /** Compiles an item validator with the request validator's rules (formats, text checks, bounds). */

@@ -83,6 +83,12 @@ export const problemRegistry = {
     description:
       'This Idempotency-Key was used for a different request (method, path or body); use a new key for a new request.',
   },
+  'location-mismatch': {
+    status: 422,
+    title: 'Location is not your organization',
+    description:
+      "The request's locationId is not the id of the organization your token belongs to; send that id or leave the field out.",
+  },
   'batch-rolled-back': {
     status: 424,
     title: 'Batch rolled back',

@@ -182,9 +182,9 @@ describe('POST /contacts/upsert (match by email or phone)', () => {
 
   it('applies the upsert limits of seed 004 and rejects unknown fields', async () => {
     const org = await organization(['email']);
-    const response = await upsert(org, { firstName: 'x'.repeat(101), phone: '1'.repeat(21), locationId: 'abc' });
+    const response = await upsert(org, { firstName: 'x'.repeat(101), phone: '1'.repeat(21), ownerEmail: 'abc' });
     assert.equal(response.statusCode, 400);
-    assert.deepEqual(Object.keys(response.json().errors).sort(), ['firstName', 'locationId', 'phone']);
+    assert.deepEqual(Object.keys(response.json().errors).sort(), ['firstName', 'ownerEmail', 'phone']);
   });
 
   it('needs the contacts.write scope', async () => {
