@@ -68,7 +68,9 @@ export function contactBatchHandlers(
       return [
         ...(changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
         ...(fields.includes('email') && email ? [email] : []),
-        ...(fields.includes('phone') && changes.phone ? [lockKey('contact-phone', organizationId, changes.phone)] : []),
+        ...(fields.includes('phone') && changes.phoneKey
+          ? [lockKey('contact-phone', organizationId, changes.phoneKey)]
+          : []),
       ];
     },
 

@@ -51,7 +51,8 @@ export async function upsertByMatch(
   const refs = changes.externalRefs ?? [];
   const fields = settings.duplicateContactMatching.fields;
   const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;
-  const phone = fields.includes('phone') && changes.phone ? changes.phone : null;
+  // Compared by their keys: `(555) 987-6543` finds `+15559876543` (phone.ts: phoneKey).
+  const phone = fields.includes('phone') && changes.phoneKey ? changes.phoneKey : null;
   // Callers sending the same new email or phone at once take turns, so the first creates and the
   // others find it; without the locks both would miss and create a duplicate.
   const locks = [

@@ -169,7 +169,7 @@ const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
       (SELECT c.id FROM contacts c
         WHERE c.organization_id = $1::uuid AND c.email_key = $2::text AND c.deleted_at IS NULL) AS by_email,
       (SELECT c.id FROM contacts c
-        WHERE c.organization_id = $1::uuid AND c.phone = $3::text AND c.deleted_at IS NULL
+        WHERE c.organization_id = $1::uuid AND c.phone_key = $3::text AND c.deleted_at IS NULL
         ORDER BY c.created_at, c.id LIMIT 1) AS by_phone
       -- OFFSET 0 keeps each lookup running once instead of once per reference above.
       OFFSET 0
@@ -184,7 +184,7 @@ const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
 // It is a condition of the UPDATE itself because, under READ COMMITTED, a row changed since the
 // statement's snapshot is re-checked against the UPDATE's own conditions only.
 const KEYS_IN_PLACE = `AND ($2::text IS NULL OR contacts.email_key = $2::text)
-    AND ($3::text IS NULL OR contacts.phone = $3::text)`;
+    AND ($3::text IS NULL OR contacts.phone_key = $3::text)`;
 
 /**
  * Targets: by external reference ($2 namespace, $3 id; may create the contact), by contact id

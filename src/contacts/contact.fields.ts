@@ -441,6 +441,18 @@ export const CONTACT_FIELDS = [
       entries.map((entry) => ({ number: entry.number, type: entry.type, isPrimary: entry.isPrimary }))) as never,
     oneStatement: true,
   } satisfies FieldDeclaration<'phones', PhoneJson[], 'jsonArray', 'phones'>,
+  {
+    // The primary phone as compared (phone.ts: phoneKey), kept beside it for matching and its
+    // index. Written whenever phone is; never in a request or the representation.
+    key: 'phoneKey',
+    column: 'phone_key',
+    storage: 'text',
+    group: 'phones',
+    input: {},
+    output: null,
+    empty: null as string | null,
+    oneStatement: true,
+  } satisfies FieldDeclaration<'phoneKey', string | null, 'text', 'phone_key'>,
   text(
     'primaryLanguage',
     'primary_language',

@@ -1,5 +1,5 @@
 import { weakEtag } from '../http/etag.js';
-import { type ContactState, FIELD_LIST, joinedName } from './contact.fields.js';
+import { type ContactRepresentationFields, type ContactState, FIELD_LIST, joinedName } from './contact.fields.js';
 import type { ContactRow } from './contact.repository.js';
 import type { Contact } from './contact.schemas.js';
 
@@ -26,6 +26,9 @@ export function contactState(row: ContactRow): ContactState {
   return state as ContactState;
 }
 
+/** The fields the representation shows as they are (connections appear as `companies`, keys not at all). */
+const SHOWN_FIELDS = FIELD_LIST.filter((field) => field.output !== null);
+
 export function toContact(row: ContactRow): Contact {
   const state = contactState(row);
   const companies = row.companies.map((company) => ({
@@ -35,12 +38,14 @@ export function toContact(row: ContactRow): Contact {
     jobTitle: company.jobTitle,
     isPrimary: company.isPrimary,
   }));
-  const { connections: _shownAsCompanies, ...fields } = state;
+  const fields = Object.fromEntries(
+    SHOWN_FIELDS.map((field) => [field.key, state[field.key as keyof ContactState]]),
+  ) as ContactRepresentationFields;
   return {
     id: row.id,
     uri: `${CONTACTS_PATH}/${row.id}`,
-    name: joinedName(state),
     ...fields,
+    name: joinedName(state),
     primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
     companies,
     profilePictureUrl: null,

@@ -11,7 +11,7 @@ import {
   splitName,
 } from './contact.fields.js';
 import { emailKey } from './email.js';
-import { normalizePhone } from './phone.js';
+import { normalizePhone, phoneKey } from './phone.js';
 
 export type { ContactChanges, ContactState } from './contact.fields.js';
 export { EMPTY_CONTACT };
@@ -70,15 +70,17 @@ function syncPhones(input: ContactInput, region: string | null, changes: Contact
     type: entry.type ?? null,
     isPrimary: false,
   }));
+  // Two entries are one phone when they compare equal, however each was written.
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
-    const first = seen.get(entry.number);
+    const key = phoneKey(entry.number, region);
+    const first = seen.get(key);
     if (first !== undefined) addError(errors, `phones[${index}].number`, `duplicates phones[${first}].number`);
-    else seen.set(entry.number, index);
+    else seen.set(key, index);
   });
   const primary = input.phone === undefined || input.phone === null ? null : normalizePhone(input.phone, region);
   if (primary !== null && primary !== '') {
-    const index = seen.get(primary);
+    const index = seen.get(phoneKey(primary, region));
     if (index === undefined) entries.unshift({ number: primary, type: null, isPrimary: true });
     else (entries[index] as PhoneJson).isPrimary = true;
     entries.sort((a, b) => Number(b.isPrimary) - Number(a.isPrimary));
@@ -87,6 +89,7 @@ function syncPhones(input: ContactInput, region: string | null, changes: Contact
   }
   changes.phones = entries;
   changes.phone = entries[0]?.number ?? null;
+  changes.phoneKey = changes.phone === null ? null : phoneKey(changes.phone, region);
 }
 
 export function normalizeExternalRefs(refs: ReadonlyArray<ExternalRefJson>, field: string, errors: FieldErrors) {

@@ -215,14 +215,15 @@ export function findLiveContactByEmailKey(
   return query.executeTakeFirst() as Promise<ContactRow | undefined>;
 }
 
+/** `phoneKey` is the phone as compared (phone.ts: phoneKey). */
 export function findLiveContactsByPhone(
   db: Executor,
   organizationId: string,
-  phone: string,
+  phoneKey: string,
   options: { lock?: boolean } = {},
 ) {
   let query = contactsOf(db, organizationId)
-    .where('contacts.phone', '=', phone)
+    .where('contacts.phone_key', '=', phoneKey)
     .where('contacts.deleted_at', 'is', null)
     // The oldest contact wins when several share a phone, so repeated calls pick the same one.
     .orderBy('contacts.created_at')

@@ -3,6 +3,7 @@ import * as organizationsAndTokens from './0001-organizations-and-tokens.js';
 import * as contactsAndCompanies from './0002-contacts-and-companies.js';
 import * as idempotencyKeys from './0003-idempotency-keys.js';
 import * as contactProfile from './0004-contact-profile.js';
+import * as contactPhoneKey from './0005-contact-phone-key.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -13,4 +14,5 @@ export const migrations: Record<string, Migration> = {
   '0002-contacts-and-companies': contactsAndCompanies,
   '0003-idempotency-keys': idempotencyKeys,
   '0004-contact-profile': contactProfile,
+  '0005-contact-phone-key': contactPhoneKey,
 };
