@@ -3,7 +3,7 @@
  * on one PostgreSQL, each scenario driven by autocannon on loopback, bounded in time.
  *
  *   npm run bench -- [--contacts 10000] [--duration 10] [--warmup 3] [--connections 32,1]
- *                    [--only upsert-update,get] [--profile]
+ *                    [--only upsert-update,get] [--profile] [--workers 1]
  *
  * DATABASE_URL set: that server (the bench creates its own tables' rows in a new organization and a
  * bench_floor_contacts table). Unset: an embedded PostgreSQL in a temporary folder.
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32,1' },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    // WEB_CONCURRENCY of the API server; the warm-up also covers workers still starting.
+    workers: { type: 'string', default: '1' },
   },
 });
 const CONTACTS = Number(args.contacts);
@@ -39,6 +41,7 @@ const DURATION = Number(args.duration);
 const WARMUP = Number(args.warmup);
 const CONNECTIONS = (args.connections as string).split(',').map(Number);
 const ONLY = args.only ? new Set(args.only.split(',')) : null;
+const WORKERS = Number(args.workers);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -94,16 +97,46 @@ function postgresCpu(): Map<number, number> {
   return byPid;
 }
 
+/** `root` and every process below it: with WEB_CONCURRENCY above 1 the requests are served by its workers. */
+function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [root];
+  for (let index = 0; index < tree.length; index += 1) tree.push(...(children.get(tree[index] as number) ?? []));
+  return tree;
+}
+
+/** CPU seconds of a server (the process and its workers), by pid. */
+function serverCpu(pid: number): Map<number, number> {
+  return new Map(processTree(pid).map((member) => [member, processCpuSeconds(member)]));
+}
+
 /** CPU spent since `before` by the processes alive now (one that exited meanwhile takes its time with it). */
-function postgresCpuSince(before: Map<number, number>): number {
+function cpuSince(before: Map<number, number>, now: Map<number, number>): number {
   let total = 0;
-  for (const [pid, seconds] of postgresCpu()) total += seconds - (before.get(pid) ?? 0);
+  for (const [pid, seconds] of now) total += seconds - (before.get(pid) ?? 0);
   return total;
 }
 
+/** Resident memory of a server, its workers included. */
 function rssMegabytes(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  let kb = 0;
+  for (const member of processTree(pid)) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${member}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
   return Math.round(kb / 1024);
 }
 
@@ -210,10 +243,11 @@ const serverEnv = {
   PORT: String(serverPort),
   LOG_LEVEL: 'warn',
   RATE_LIMIT_PER_MINUTE: '0',
+  WEB_CONCURRENCY: String(WORKERS),
 };
 const server = spawn(
   process.execPath,
-  [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/server.js'],
+  [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cluster.js'],
   { cwd: ROOT, env: serverEnv, stdio: ['ignore', 'inherit', 'inherit'] },
 );
 const floor = spawn(process.execPath, ['--import', 'tsx', 'bench/floor.ts'], {
@@ -584,7 +618,7 @@ async function measure(scenario: Scenario, connections: number) {
   await scenario.prepare?.(connections);
   log(`${scenario.name} @ ${connections} connection(s)…`);
   const pid = (scenario.target === 'api' ? server.pid : floor.pid) as number;
-  const nodeBefore = processCpuSeconds(pid);
+  const nodeBefore = serverCpu(pid);
   const postgresBefore = postgresCpu();
   const result = await run(url, connections, DURATION, scenario.requests(connections));
   const records = Math.max(1, result.requests.total * (scenario.records ?? 1));
@@ -595,8 +629,8 @@ async function measure(scenario: Scenario, connections: number) {
     connections,
     requestsPerSecond: Math.round(result.requests.average),
     recordsPerSecond: Math.round(result.requests.average * (scenario.records ?? 1)),
-    nodeMicrosPerRecord: perRecord(processCpuSeconds(pid) - nodeBefore),
-    postgresMicrosPerRecord: perRecord(postgresCpuSince(postgresBefore)),
+    nodeMicrosPerRecord: perRecord(cpuSince(nodeBefore, serverCpu(pid))),
+    postgresMicrosPerRecord: perRecord(cpuSince(postgresBefore, postgresCpu())),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -686,11 +720,12 @@ const environment = {
   durationSeconds: DURATION,
   database: embedded ? `embedded PostgreSQL ${postgresVersion}` : `DATABASE_URL (PostgreSQL ${postgresVersion})`,
   node: process.version,
+  workers: WORKERS,
   cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
   serverRssAfterRunMb: finalRss,
 };
 process.stdout.write(
-  `\n${environment.database}, ${CONTACTS} contacts, ${DURATION} s per scenario, node ${process.version}, ${environment.cpus}\n\n`,
+  `\n${environment.database}, ${CONTACTS} contacts, ${DURATION} s per scenario, ${WORKERS} worker(s), node ${process.version}, ${environment.cpus}\n\n`,
 );
 process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
 for (const line of lines) process.stdout.write(`${format(line)}\n`);

@@ -1,5 +1,5 @@
 /**
- * `npm run resilience`: the production build (`node dist/server.js`, as `npm start` runs it) against a
+ * `npm run resilience`: the production build (`node dist/cluster.js`, as `npm start` runs it) against a
  * PostgreSQL this script owns, so it can kill, freeze and restart it. Prints the figures the hardening
  * work is judged by; every phase is bounded in requests and time and talks to 127.0.0.1 only.
  *
@@ -87,7 +87,7 @@ log('building the server (npm run build)');
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 const port = await freePort();
 const baseUrl = `http://127.0.0.1:${port}`;
-const server: ChildProcess = spawn(process.execPath, ['dist/server.js'], {
+const server: ChildProcess = spawn(process.execPath, ['dist/cluster.js'], {
   cwd: ROOT,
   env: {
     ...process.env,

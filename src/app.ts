@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { pino } from 'pino';
 import { companyRoutes } from './companies/company.routes.js';
 import { CompanyListSchema, CompanySchema, UpsertCompanyBody } from './companies/company.schemas.js';
 import type { Config } from './config.js';
@@ -31,6 +30,7 @@ import { problemTypeRoutes } from './http/problem.routes.js';
 import { registerRateLimit } from './http/rate-limit.js';
 import { ExternalRefSchema, PageSchema, ProblemSchema } from './http/schemas.js';
 import { createValidatorCompiler } from './http/validation.js';
+import { createLogger } from './logger.js';
 import { adminRoutes } from './organizations/organization.routes.js';
 import {
   ApiTokenListSchema,
@@ -77,14 +77,6 @@ export const SHARED_SCHEMAS = [
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** Builds the HTTP application. Never reads the environment and never listens: server.ts and tests do that. */
-export function createLogger(config: Config): FastifyBaseLogger {
-  return pino({
-    level: config.logLevel,
-    // Defence in depth: the default serializers log no headers, and no secret may reach a log line.
-    redact: { paths: ['req.headers.authorization', 'headers.authorization', '*.token'], censor: '[redacted]' },
-  });
-}
-
 export async function buildApp({
   config,
   db,

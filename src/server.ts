@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
-import { buildApp, createLogger } from './app.js';
+import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase, type Db } from './db/database.js';
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
@@ -9,6 +9,7 @@ import { purgeExpiredKeys } from './db/idempotency-keys.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
 import { AuthCache, EXPIRING_ENTRY_TTL_MS } from './http/auth-cache.js';
+import { createLogger } from './logger.js';
 
 // In-flight requests get this long to finish after SIGTERM/SIGINT before the process exits anyway.
 const SHUTDOWN_GRACE_MS = 10_000;

@@ -37,16 +37,24 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+export interface StartOptions {
+  /** The entry to run, relative to the project root: `src/cluster.ts` runs it as `npm start` does. */
+  entry?: string;
+  /** Its own process group, so that a test can signal the whole group as a terminal or systemd does. */
+  detached?: boolean;
+}
+
 /**
  * Starts the server. `env` is laid over the test's own environment minus DATABASE_URL (so the server
  * runs an embedded PostgreSQL unless the test passes one) and minus the test runner's own variables.
  */
-export function startServer(env: Record<string, string>): ServerProcess {
+export function startServer(env: Record<string, string>, options: StartOptions = {}): ServerProcess {
   const { DATABASE_URL: _url, NODE_TEST_CONTEXT: _context, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', options.entry ?? 'src/server.ts'], {
     cwd: ROOT,
     env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ADMIN_TOKEN, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   started.add(child);
   let out = '';
