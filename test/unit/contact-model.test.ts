@@ -28,11 +28,22 @@ describe('normalizeInput', () => {
         blocked: null,
         externalRefs: null,
         connections: null,
+        address1: null,
+        country: null,
+        dateOfBirth: null,
+        dnd: null,
+        dndSettings: null,
       },
       null,
     );
     assert.deepEqual(errors, {});
     assert.deepEqual(changes, {
+      address1: null,
+      country: null,
+      dateOfBirth: null,
+      dnd: false,
+      dndSettings: null,
+      phoneKey: null,
       firstName: null,
       email: null,
       emails: [],
