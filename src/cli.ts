@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { CSV_COLUMN_NAMES, countRows, ImportError, importContacts } from './contacts/contact-import.js';
 import { connectDatabase } from './db/database.js';
 import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateDatabase, migrateToLatest } from './db/migrate.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { AppError } from './http/problem.js';
 import {
@@ -56,16 +56,13 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
     applicationName: 'contacts-api-cli',
     poolMode: config.databasePoolMode,
   });
-  // As the server does: migrations over the direct connection when the pool goes through a pooler.
-  const direct =
-    config.databaseDirectUrl === null
-      ? null
-      : connectDatabase(config.databaseDirectUrl, { poolSize: 1, applicationName: 'contacts-api-cli-migrate' });
   try {
-    await migrateToLatest((direct ?? database).db);
+    // As the server does: over the direct connection when the pool goes through a pooler.
+    await migrateDatabase(config.databaseDirectUrl ?? url, {
+      poolMode: config.databaseDirectUrl === null ? config.databasePoolMode : 'session',
+    });
     return await work(database.db);
   } finally {
-    await direct?.close();
     await database.close();
     await embedded?.stop();
   }

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase, type Db } from './db/database.js';
 import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { purgeExpiredKeys } from './db/idempotency-keys.js';
-import { migrateToLatest } from './db/migrate.js';
+import { migrateDatabase } from './db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
 import { AuthCache, EXPIRING_ENTRY_TTL_MS } from './http/auth-cache.js';
 import { createLogger } from './logger.js';
@@ -90,23 +90,12 @@ async function main(): Promise<void> {
     await embedded?.stop();
   });
 
-  // Over the direct connection when there is one, so DDL and its locks do not sit in the pooler.
-  // Through the pooler is safe too: the migration lock lives no longer than the migration's transaction.
-  const migrationDatabase =
-    config.databaseDirectUrl === null
-      ? database
-      : connectDatabase(config.databaseDirectUrl, {
-          poolSize: 1,
-          statementTimeoutMs: config.databaseStatementTimeoutMs,
-          checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
-          applicationName: 'contacts-api-migrate',
-        });
-  try {
-    const { applied } = await migrateToLatest(migrationDatabase.db);
-    if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  } finally {
-    if (migrationDatabase !== database) await migrationDatabase.close();
-  }
+  // Over the direct connection when there is one (see migrateDatabase).
+  const { applied } = await migrateDatabase(config.databaseDirectUrl ?? databaseUrl, {
+    poolMode: config.databaseDirectUrl === null ? config.databasePoolMode : 'session',
+    checkoutTimeoutMs: config.databaseCheckoutTimeoutMs,
+  });
+  if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   if (config.databasePoolMode === 'transaction') {
     await warnWithoutStatementTimeout(database.db, logger, config.databaseStatementTimeoutMs);
   }

@@ -46,8 +46,8 @@ export async function upsertByMatch(
   options: { validateOnly: boolean },
 ): Promise<MatchUpsertResult> {
   const { organizationId, settings } = context;
-  const changes = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
   checkLocation(input, organizationId);
+  const changes = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
   const refs = changes.externalRefs ?? [];
   const fields = settings.duplicateContactMatching.fields;
   const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;

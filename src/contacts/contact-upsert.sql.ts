@@ -17,7 +17,7 @@
  * general path then says 412.
  *
  * The match target (POST /contacts/upsert) finds the contact by email or phone instead, and only
- * updates: $2 is the email key to match and $3 the phone (each null when the body does not set it or
+ * updates: $2 is the email key to match and $3 the phone key (each null when the body does not set it or
  * the organization does not match on it), $7 says phone comes before email. A miss answers no row,
  * and so does a match that lacks one of the body's identifiers: creating a contact or giving one a
  * new email or phone needs the general path's locks (phone has no unique index to stop two
@@ -63,6 +63,28 @@ function valueSql(storage: Storage, changes: string, key: string): string {
       // A cleared object is stored as SQL NULL, as the general path stores it.
       return `nullif(${changes}->'${key}', 'null'::jsonb)`;
   }
+}
+
+/** A field's declared empty value (contact.fields.ts) as an SQL literal of its column's type. */
+function emptySql(field: Field): string {
+  const empty = field.column === 'email_key' ? null : EMPTY_CONTACT[field.key as keyof typeof EMPTY_CONTACT];
+  if (empty === null) return 'NULL';
+  switch (field.storage) {
+    case 'boolean':
+      return String(empty);
+    case 'textArray':
+      return `${sqlText(JSON.stringify(empty).replace(/^\[/, '{').replace(/\]$/, '}'))}::text[]`;
+    case 'jsonArray':
+    case 'jsonObject':
+      return `${sqlText(JSON.stringify(empty))}::jsonb`;
+    default:
+      return `${sqlText(String(empty))}::text`;
+  }
+}
+
+/** A string as an SQL literal. */
+function sqlText(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 /**
@@ -117,20 +139,8 @@ function rulesOf(source: Source, projected = false) {
         .filter((field) => field.column !== 'email_key')
         .map((field) => `(${has(field.key)} AND ${value(field)} IS DISTINCT FROM ${row}.${field.column})`)
         .join('\n      OR ')})`,
-    // What a new contact holds: the field's value when the changes set it, else what the declaration calls empty.
-    fromEmpty: (field: Field) => {
-      const present = `CASE WHEN ${has(field.key)} THEN ${value(field)} END`;
-      switch (field.storage) {
-        case 'textArray':
-          return `CASE WHEN ${has(field.key)} THEN ${value(field)} ELSE '{}'::text[] END`;
-        case 'jsonArray':
-          return `coalesce(${present}, '[]'::jsonb)`;
-        case 'boolean':
-          return `coalesce(${present}, ${String(EMPTY_CONTACT[field.key as keyof typeof EMPTY_CONTACT])})`;
-        default:
-          return present;
-      }
-    },
+    // What a new contact holds: the field's value when the changes set it, else the declared empty value.
+    fromEmpty: (field: Field) => `CASE WHEN ${has(field.key)} THEN ${value(field)} ELSE ${emptySql(field)} END`,
     hasIdentifierInChanges: `coalesce(${IDENTIFIER_COLUMNS.map((column) =>
       value(fields.find((field) => field.column === column) as Field),
     ).join(', ')}) IS NOT NULL`,

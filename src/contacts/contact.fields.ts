@@ -1,6 +1,5 @@
 import { type TSchema, Type } from 'typebox';
 import type { ConnectionJson, EmailJson, ExternalRefJson, PhoneJson } from '../db/schema.js';
-import { canonicalTimeZone } from '../http/formats.js';
 import { type ExternalRef, ExternalRefSchema, Nullable as nullable, RefTo } from '../http/schemas.js';
 
 /**
@@ -65,7 +64,7 @@ export interface FieldDeclaration<
   readonly oneStatement: boolean;
 }
 
-function trimmedOrNull(value: string | null): string | null {
+export function trimmedOrNull(value: string | null): string | null {
   if (value === null) return null;
   const trimmed = value.trim();
   return trimmed === '' ? null : trimmed;
@@ -531,16 +530,18 @@ export const CONTACT_FIELDS = [
       Type.String({
         maxLength: 64,
         format: 'iana-time-zone',
-        description: 'An IANA time zone name, e.g. `Europe/Stockholm`; stored as the time zone database spells it.',
+        description: 'An IANA time zone name, e.g. `Europe/Stockholm`, stored as sent.',
       }),
     ),
-    { normalize: (value) => canonicalTimeZone(value) ?? value },
+    { normalize: (value) => value },
   ),
   {
     key: 'dateOfBirth',
     column: 'date_of_birth',
     storage: 'date',
-    input: samePages(Type.String({ format: 'date', description: 'YYYY-MM-DD; not in the future.' })),
+    input: samePages(
+      Type.String({ format: 'calendar-date', description: 'YYYY-MM-DD, from 0001-01-01; not in the future.' }),
+    ),
     output: nullable(Type.String({ format: 'date' })),
     empty: null as string | null,
     normalize: ((value: string | null, context: NormalizeContext) => {

@@ -9,6 +9,7 @@ import {
   FIELD_LIST,
   IDENTIFIER_FIELDS,
   splitName,
+  trimmedOrNull,
 } from './contact.fields.js';
 import { emailKey } from './email.js';
 import { normalizePhone, phoneKey } from './phone.js';
@@ -19,12 +20,6 @@ export { EMPTY_CONTACT };
 export interface NormalizedInput {
   changes: ContactChanges;
   errors: FieldErrors;
-}
-
-function trimmedOrNull(value: string | null): string | null {
-  if (value === null) return null;
-  const trimmed = value.trim();
-  return trimmed === '' ? null : trimmed;
 }
 
 function addError(errors: FieldErrors, field: string, message: string): void {
@@ -73,6 +68,10 @@ function syncPhones(input: ContactInput, region: string | null, changes: Contact
   // Two entries are one phone when they compare equal, however each was written.
   const seen = new Map<string, number>();
   entries.forEach((entry, index) => {
+    if (entry.number === '') {
+      addError(errors, `phones[${index}].number`, 'must not be blank');
+      return;
+    }
     const key = phoneKey(entry.number, region);
     const first = seen.get(key);
     if (first !== undefined) addError(errors, `phones[${index}].number`, `duplicates phones[${first}].number`);

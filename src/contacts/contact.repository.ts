@@ -347,3 +347,27 @@ export async function cursorSecret(db: Executor): Promise<Buffer> {
     .executeTakeFirstOrThrow();
   return row.secret;
 }
+
+/** A page of an organization's contacts that have a phone, in id order: for re-keying phones. */
+export function contactPhonesAfter(db: Executor, organizationId: string, afterId: string | null, limit: number) {
+  let query = db
+    .selectFrom('contacts')
+    .select(['id', 'phone'])
+    .where('organization_id', '=', organizationId)
+    .where('phone', 'is not', null);
+  if (afterId !== null) query = query.where('id', '>', afterId);
+  return query.orderBy('id').limit(limit).execute() as Promise<Array<{ id: string; phone: string }>>;
+}
+
+export async function setPhoneKeys(
+  db: Executor,
+  organizationId: string,
+  keys: ReadonlyArray<{ id: string; phoneKey: string }>,
+): Promise<void> {
+  if (keys.length === 0) return;
+  await sql`
+    UPDATE contacts c SET phone_key = k.phone_key
+    FROM unnest(${keys.map((key) => key.id)}::uuid[], ${keys.map((key) => key.phoneKey)}::text[]) AS k(id, phone_key)
+    WHERE c.organization_id = ${organizationId} AND c.id = k.id AND c.phone_key IS DISTINCT FROM k.phone_key
+  `.execute(db);
+}

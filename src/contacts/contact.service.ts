@@ -32,6 +32,7 @@ import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';
 import { FAST_WRITE_KEYS } from './contact-upsert.sql.js';
 import { emailKey } from './email.js';
+import { phoneKey } from './phone.js';
 
 export interface OrganizationContext {
   organizationId: string;
@@ -481,4 +482,24 @@ export async function listContacts(
   const filter = feedFilter(query, organizationId, secret, 'contacts');
   const rows = await repository.listContacts(db, organizationId, filter);
   return feedPage(rows, query, filter, organizationId, secret, 'contacts');
+}
+
+/**
+ * Phones are compared by a key that depends on the organization's phone region (phone.ts:
+ * phoneKey); when the region changes, every contact's key is computed anew, in the transaction that
+ * changes it. A contact written at that very moment by a request that read the old region keeps an
+ * old key until its phone is next written.
+ */
+export async function rekeyContactPhones(trx: Trx, organizationId: string, region: string | null): Promise<void> {
+  let after: string | null = null;
+  for (;;) {
+    const rows = await repository.contactPhonesAfter(trx, organizationId, after, 5_000);
+    if (rows.length === 0) return;
+    await repository.setPhoneKeys(
+      trx,
+      organizationId,
+      rows.map((row) => ({ id: row.id, phoneKey: phoneKey(row.phone, region) })),
+    );
+    after = (rows.at(-1) as { id: string }).id;
+  }
 }

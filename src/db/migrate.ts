@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely';
+import { connectDatabase, type PoolOptions } from './database.js';
 import { migrations } from './migrations/index.js';
 
 export interface MigrationOutcome {
@@ -61,4 +62,32 @@ export async function migrateToLatest(db: Kysely<any>): Promise<MigrationOutcome
     }
     return { applied: pending };
   });
+}
+
+/**
+ * Longest a migration statement may run: long enough to rewrite or index a table of millions of
+ * contacts, short enough that a migration stuck on a lock does not hang a deployment for good.
+ */
+const MIGRATION_STATEMENT_TIMEOUT_MS = 60 * 60_000;
+
+/**
+ * Migrates over a connection of its own with a timeout for schema changes rather than requests.
+ * `url` should be a direct connection when there is one, so DDL and its locks do not sit in a
+ * pooler; through a transaction pooler is safe too, since the migration lock ends with its transaction.
+ */
+export async function migrateDatabase(
+  url: string,
+  options: Pick<PoolOptions, 'poolMode'> & Partial<PoolOptions> = { poolMode: 'session' },
+): Promise<MigrationOutcome> {
+  const database = connectDatabase(url, {
+    applicationName: 'contacts-api-migrate',
+    ...options,
+    poolSize: 1,
+    statementTimeoutMs: MIGRATION_STATEMENT_TIMEOUT_MS,
+  });
+  try {
+    return await migrateToLatest(database.db);
+  } finally {
+    await database.close();
+  }
 }

@@ -81,18 +81,35 @@ export function isHttpUrl(value: string): boolean {
 // Offsets (`+01:00`) are not zones: they know nothing of daylight saving time.
 const TIME_ZONE_NAME = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/;
 
-/** The tz database's spelling of a zone name (`europe/stockholm` → `Europe/Stockholm`), or null when ICU does not know it. */
-export function canonicalTimeZone(value: string): string | null {
-  if (!TIME_ZONE_NAME.test(value)) return null;
+/**
+ * A zone name that the time zone database (as Node's ICU carries it) knows, in any of its spellings.
+ * It is stored as sent: ICU's own spelling would turn `Asia/Kolkata` into `Asia/Calcutta`, and a
+ * two-way sync would then see its own value come back changed.
+ */
+export function isIanaTimeZone(value: string): boolean {
+  if (!TIME_ZONE_NAME.test(value)) return false;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: value }).resolvedOptions().timeZone;
+    new Intl.DateTimeFormat('en-US', { timeZone: value });
+    return true;
   } catch {
-    return null;
+    return false;
   }
 }
 
-export function isIanaTimeZone(value: string): boolean {
-  return canonicalTimeZone(value) !== null;
+const CALENDAR_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/**
+ * `YYYY-MM-DD` naming a day that exists, from 0001-01-01: PostgreSQL's date has no year 0, which
+ * JSON Schema's `date` format accepts.
+ */
+export function isCalendarDate(value: string): boolean {
+  const match = CALENDAR_DATE.exec(value);
+  if (match === null) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
+  const date = new Date(Date.UTC(2000, month - 1, day));
+  date.setUTCFullYear(year);
+  return date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
 export const customFormats = {
@@ -104,4 +121,5 @@ export const customFormats = {
   'iso3166-1-alpha2': isIso3166Alpha2,
   'http-url': isHttpUrl,
   'iana-time-zone': isIanaTimeZone,
+  'calendar-date': isCalendarDate,
 } as const;

@@ -1,4 +1,5 @@
 import { isSupportedCountry } from 'libphonenumber-js/max';
+import { rekeyContactPhones } from '../contacts/contact.service.js';
 import type { Db } from '../db/database.js';
 import { announceAuthChange } from '../db/notifications.js';
 import type { OrganizationSettingsRow } from '../db/schema.js';
@@ -108,6 +109,9 @@ async function update(
       return toOrganization(current);
     }
     const updated = await repository.updateOrganization(trx, organizationId, { name, settings });
+    if (settings.defaultPhoneRegion !== current.settings.defaultPhoneRegion) {
+      await rekeyContactPhones(trx, organizationId, settings.defaultPhoneRegion);
+    }
     // Cached authentication carries the settings: every server process must drop it.
     await announceAuthChange(trx, organizationId);
     return toOrganization(updated);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, request, type TestApp } from '../../helpers/app.js';
 import { CONTACTS, refPath } from '../../helpers/contacts.js';
-import { newOrganization, type TestOrganization } from '../../helpers/factories.js';
+import { adminHeaders, newOrganization, type TestOrganization } from '../../helpers/factories.js';
 
 const UPSERT = `${CONTACTS}/upsert`;
 
@@ -56,6 +56,32 @@ describe('phones compare by their E.164 form whenever it is a possible number', 
     });
     assert.equal(response.statusCode, 400, response.body);
     assert.deepEqual(Object.keys(response.json().errors), ['phones[1].number']);
+  });
+
+  it('refuses a blank entry of phones, naming it', async () => {
+    const org = await usOrganization();
+    const response = await send(org, 'POST', CONTACTS, { firstName: 'Sam', phones: [{ number: '   ' }] });
+    assert.equal(response.statusCode, 400, response.body);
+    assert.deepEqual(Object.keys(response.json().errors), ['phones[0].number']);
+  });
+
+  it("keys every contact's phone anew when the organization's phone region changes", async () => {
+    const org = await usOrganization();
+    const created = await send(org, 'POST', UPSERT, { firstName: 'Ray', phone: '(555) 987-6543' });
+    assert.equal(created.statusCode, 201);
+    // Without a region, national digits are no number at all: the stored phone keys as written.
+    const settings = await request(t.app, {
+      method: 'PATCH',
+      url: `/api/v1/admin/organizations/${org.id}`,
+      headers: adminHeaders,
+      payload: { settings: { defaultPhoneRegion: null } },
+    });
+    assert.equal(settings.statusCode, 200, settings.body);
+    const sameWriting = await send(org, 'POST', UPSERT, { phone: '(555) 987-6543', lastName: 'Ray' });
+    assert.equal(sameWriting.statusCode, 200, sameWriting.body);
+    assert.equal(sameWriting.json().contact.id, created.json().contact.id);
+    const e164 = await send(org, 'POST', UPSERT, { phone: '+15559876543', lastName: 'Ray' });
+    assert.equal(e164.statusCode, 201, 'without a region the national writing is not a US number any more');
   });
 
   it('creates one contact when upserts of one number written differently race', async () => {
