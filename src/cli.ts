@@ -7,7 +7,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { CSV_COLUMN_NAMES, countRows, ImportError, importContacts } from './contacts/contact-import.js';
 import { connectDatabase } from './db/database.js';
 import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
-import { migrateDatabase, migrateToLatest } from './db/migrate.js';
+import { type MigrationOutcome, migrateDatabase } from './db/migrate.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { AppError } from './http/problem.js';
 import {
@@ -46,7 +46,10 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db']) => Promise<T>): Promise<T> {
+/** Runs a command on the migrated database; `migrated` says what this start applied. */
+async function withDatabase<T>(
+  work: (db: ReturnType<typeof connectDatabase>['db'], migrated: MigrationOutcome) => Promise<T>,
+): Promise<T> {
   const config = loadConfig();
   let url = config.databaseUrl ?? runningEmbeddedPostgresUrl(config.dataDir);
   const embedded = url === null ? await startEmbeddedPostgres({ dataDir: config.dataDir }) : null;
@@ -58,10 +61,10 @@ async function withDatabase<T>(work: (db: ReturnType<typeof connectDatabase>['db
   });
   try {
     // As the server does: over the direct connection when the pool goes through a pooler.
-    await migrateDatabase(config.databaseDirectUrl ?? url, {
+    const migrated = await migrateDatabase(config.databaseDirectUrl ?? url, {
       poolMode: config.databaseDirectUrl === null ? config.databasePoolMode : 'session',
     });
-    return await work(database.db);
+    return await work(database.db, migrated);
   } finally {
     await database.close();
     await embedded?.stop();
@@ -159,7 +162,7 @@ async function main(argv: string[]): Promise<unknown> {
   };
   switch (command) {
     case 'migrate':
-      return withDatabase(migrateToLatest);
+      return withDatabase(async (_db, migrated) => migrated);
     case 'organizations create': {
       const name = required('name');
       let settings: unknown;
