@@ -10,7 +10,8 @@
  */
 import cluster, { type Worker } from 'node:cluster';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
+import type { EmbeddedPostgres } from './db/embedded-postgres.js';
+import { startEmbeddedOrExit } from './entry.js';
 import { createLogger } from './logger.js';
 
 // The signals on which a single server shuts down gracefully (close-with-grace), SIGHUP included so
@@ -80,15 +81,7 @@ async function runPrimary(config: Config): Promise<void> {
   let embedded: EmbeddedPostgres | null = null;
   const workerEnv: Record<string, string> = {};
   if (config.databaseUrl === null) {
-    try {
-      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, onLog: (message) => logger.info(message) });
-    } catch (error) {
-      if (error instanceof EmbeddedPostgresError) {
-        process.stderr.write(`Cannot start the embedded PostgreSQL: ${error.message}\n`);
-        process.exit(1);
-      }
-      throw error;
-    }
+    embedded = await startEmbeddedOrExit(config.dataDir, logger);
     // Only the primary may run PostgreSQL on DATA_DIR; given DATABASE_URL, workers never start their own.
     workerEnv.DATABASE_URL = embedded.url;
   }

@@ -4,10 +4,11 @@ import { sql } from 'kysely';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { connectDatabase, type Db } from './db/database.js';
-import { type EmbeddedPostgres, EmbeddedPostgresError, startEmbeddedPostgres } from './db/embedded-postgres.js';
+import type { EmbeddedPostgres } from './db/embedded-postgres.js';
 import { purgeExpiredKeys } from './db/idempotency-keys.js';
 import { migrateDatabase } from './db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from './db/notifications.js';
+import { startEmbeddedOrExit } from './entry.js';
 import { AuthCache, EXPIRING_ENTRY_TTL_MS } from './http/auth-cache.js';
 import { createLogger } from './logger.js';
 
@@ -32,15 +33,7 @@ async function main(): Promise<void> {
   let embedded: EmbeddedPostgres | null = null;
   let databaseUrl = config.databaseUrl;
   if (databaseUrl === null) {
-    try {
-      embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, onLog: (message) => logger.info(message) });
-    } catch (error) {
-      if (error instanceof EmbeddedPostgresError) {
-        process.stderr.write(`Cannot start the embedded PostgreSQL: ${error.message}\n`);
-        process.exit(1);
-      }
-      throw error;
-    }
+    embedded = await startEmbeddedOrExit(config.dataDir, logger);
     databaseUrl = embedded.url;
   }
 
