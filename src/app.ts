@@ -16,6 +16,9 @@ import { lazyCursorSecret } from './contacts/contact.service.js';
 import { contactBatchRoutes } from './contacts/contact-batch.routes.js';
 import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
+import { EventLog } from './events/event-log.js';
+import { eventRoutes } from './events/event.routes.js';
+import { EventListSchema, EventSchema } from './events/event.schemas.js';
 import { useOrganizationAuth } from './http/auth.js';
 import type { AuthCache } from './http/auth-cache.js';
 import { FailedAuthLimiter } from './http/auth-failures.js';
@@ -67,12 +70,23 @@ export const SHARED_SCHEMAS = [
   ContactListSchema,
   CompanySchema,
   CompanyListSchema,
+  EventSchema,
+  EventListSchema,
   OrganizationSettingsSchema,
   OrganizationSchema,
   ApiTokenSchema,
   CreatedApiTokenSchema,
   ApiTokenListSchema,
 ] as const;
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Numbers committed events (events/event-log.ts); tests flush and prune through it. */
+    eventLog: EventLog;
+  }
+}
 
 const REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
@@ -141,6 +155,23 @@ export async function buildApp({
     registerRateLimit(app, { perMinute: config.rateLimitPerMinute, redisUrl: config.redisUrl, events: metrics });
   }
 
+  const eventLog = new EventLog(db, app.log, { retentionDays: config.eventRetentionDays });
+  app.decorate('eventLog', eventLog);
+  app.addHook('onReady', async () => eventLog.start());
+  app.addHook('onClose', async () => eventLog.close());
+  // A request that wrote answers once its events are numbered: its client then finds the change in
+  // GET /events and in the change feeds right away (read-your-writes). A failure here does not undo
+  // a committed write; the background pass numbers the events moments later.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!WRITE_METHODS.has(request.method) || reply.statusCode >= 300) return payload;
+    try {
+      await eventLog.flush();
+    } catch (error) {
+      request.log.warn({ err: error }, 'numbering events after a write failed; the background pass will');
+    }
+    return payload;
+  });
+
   await app.register(healthRoutes, { db });
   await app.register(problemTypeRoutes);
   if (config.adminToken !== null) {
@@ -155,6 +186,7 @@ export async function buildApp({
       await network.register(contactMatchRoutes, { db, oneStatement });
       await network.register(contactBatchRoutes, { db, oneStatement });
       await network.register(companyRoutes, { db, cursorSecret });
+      await network.register(eventRoutes, { db });
     },
     { prefix: '/api/v1/network' },
   );

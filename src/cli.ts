@@ -8,6 +8,7 @@ import { CSV_COLUMN_NAMES, countRows, ImportError, importContacts } from './cont
 import { connectDatabase } from './db/database.js';
 import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { type MigrationOutcome, migrateDatabase } from './db/migrate.js';
+import { sequenceAllEvents } from './events/event.repository.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { AppError } from './http/problem.js';
 import {
@@ -110,9 +111,10 @@ async function runImport(
     const started = performance.now();
     bar?.start(total, 0, { speed: 0 });
     try {
-      return await importContacts(
+      const summary = await importContacts(
         db,
-        { organizationId, settings: organization.settings },
+        // The rows come from the system the namespace names, as an upsert by reference records them.
+        { organizationId, settings: organization.settings, origin: namespace ?? 'import' },
         Object.fromEntries(SHARED_SCHEMAS.map((schema) => [(schema as unknown as { $id: string }).$id, schema])),
         {
           file,
@@ -126,6 +128,10 @@ async function runImport(
             bar?.update(done, { speed: Math.round(done / Math.max((performance.now() - started) / 1000, 0.001)) }),
         },
       );
+      // The imported rows' events are in the outbox; numbered now, they are in GET /events and the
+      // change feeds when this command returns, not only at a server's next background pass.
+      await sequenceAllEvents(db);
+      return summary;
     } catch (error) {
       if (error instanceof ImportError) fail(`import: ${error.message}`);
       throw error;

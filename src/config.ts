@@ -40,6 +40,10 @@ export interface Config {
   readonly webConcurrency: number;
   /** Set: GET /metrics answers to `Authorization: Bearer <token>`. Null: /metrics answers 404. */
   readonly metricsToken: string | null;
+  /** Days every event is kept at least (GET /events, webhook replay); older ones may go, except each record's latest. */
+  readonly eventRetentionDays: number;
+  /** true lets webhooks target private, loopback and link-local addresses (tests, local development). */
+  readonly webhookAllowPrivateNetworks: boolean;
 }
 
 export class ConfigError extends Error {
@@ -151,5 +155,7 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     redisUrl: urlVariable(env, 'REDIS_URL', ['redis:', 'rediss:'], 'redis://host:6379'),
     webConcurrency: integer(env, 'WEB_CONCURRENCY', 1, 1, 64),
     metricsToken,
+    eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 30, 1, 3650),
+    webhookAllowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
   });
 }

@@ -29,3 +29,23 @@ export function toCompany(row: CompanyRow): Company {
     etag: companyEtag(row),
   };
 }
+
+/** Company columns as the representation names them; see contactChangedFields. */
+const COMPANY_FIELD_BY_COLUMN: Record<string, keyof Company> = {
+  name: 'name',
+  website: 'website',
+  external_refs: 'externalRefs',
+  deleted_at: 'deletedUtc',
+};
+
+export function companyChangedFields(changedColumns: readonly string[] | null, company: Company): string[] {
+  const fields = new Set(
+    changedColumns === null
+      ? (['name', 'website', 'externalRefs'] as const).filter((key) => {
+          const value = company[key];
+          return value !== null && !(Array.isArray(value) && value.length === 0);
+        })
+      : changedColumns.map((column) => COMPANY_FIELD_BY_COLUMN[column]),
+  );
+  return Object.keys(company).filter((key) => fields.has(key as keyof Company));
+}

@@ -70,7 +70,7 @@ export async function findLiveCompanyIdsByExternalRef(
   return new Map(rows.map((row) => [refKey({ namespace: row.namespace, id: row.external_id }), row.id]));
 }
 
-export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState) {
+export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState, origin: string) {
   return trx
     .insertInto('companies')
     .values({
@@ -79,6 +79,7 @@ export function insertCompany(trx: Transaction<Database>, organizationId: string
       website: state.website,
       external_refs: JSON.stringify(state.externalRefs),
       version: 1,
+      change_origin: origin,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -89,6 +90,7 @@ export function updateCompany(
   organizationId: string,
   companyId: string,
   state: CompanyState,
+  origin: string,
   options: { revive?: boolean } = {},
 ) {
   return trx
@@ -100,6 +102,7 @@ export function updateCompany(
       ...(options.revive ? { deleted_at: null } : {}),
       version: sql`version + 1`,
       updated_at: now,
+      change_origin: origin,
       change_xid: sql`pg_current_xact_id()` as never,
     })
     .where('organization_id', '=', organizationId)
@@ -108,13 +111,19 @@ export function updateCompany(
     .executeTakeFirstOrThrow();
 }
 
-export function softDeleteCompany(trx: Transaction<Database>, organizationId: string, companyId: string) {
+export function softDeleteCompany(
+  trx: Transaction<Database>,
+  organizationId: string,
+  companyId: string,
+  origin: string,
+) {
   return trx
     .updateTable('companies')
     .set({
       version: sql`version + 1`,
       updated_at: now,
       deleted_at: now,
+      change_origin: origin,
       change_xid: sql`pg_current_xact_id()` as never,
     })
     .where('organization_id', '=', organizationId)
@@ -123,21 +132,22 @@ export function softDeleteCompany(trx: Transaction<Database>, organizationId: st
     .execute();
 }
 
-/** The company change feed; see listContacts for why rows of running transactions wait. */
-export function listCompanies(db: Executor, organizationId: string, options: FeedFilter) {
+/** The company change feed, in the order of each company's latest event; see listContacts. */
+export async function listCompanies(db: Executor, organizationId: string, options: FeedFilter) {
   let query = db
-    .selectFrom('companies')
-    .selectAll()
-    .where('organization_id', '=', organizationId)
-    .where(sql<boolean>`change_xid < pg_snapshot_xmin(pg_current_snapshot())`);
-  if (options.after !== null) {
-    query = query.where(sql<boolean>`(change_xid, id) > (${options.after.xid}::xid8, ${options.after.id}::uuid)`);
-  }
-  if (options.updatedSince !== null) query = query.where('updated_at', '>=', options.updatedSince);
-  if (!options.includeDeleted) query = query.where('deleted_at', 'is', null);
-  return query
-    .orderBy('change_xid')
-    .orderBy('id')
-    .limit(options.limit + 1)
-    .execute();
+    .selectFrom('events as e')
+    .innerJoin('companies', (join) =>
+      join
+        .onRef('companies.organization_id', '=', 'e.organization_id')
+        .onRef('companies.id', '=', 'e.resource_id')
+        .onRef('companies.version', '=', 'e.resource_version'),
+    )
+    .selectAll('companies')
+    .select('e.seq as feed_seq')
+    .where('e.organization_id', '=', organizationId)
+    .where('e.resource_type', '=', 'company');
+  if (options.after !== null) query = query.where('e.seq', '>', options.after.seq);
+  if (options.updatedSince !== null) query = query.where('companies.updated_at', '>=', options.updatedSince);
+  if (!options.includeDeleted) query = query.where('companies.deleted_at', 'is', null);
+  return (await db.executeQuery(prepared(query.orderBy('e.seq').limit(options.limit + 1)))).rows;
 }

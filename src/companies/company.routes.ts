@@ -34,8 +34,8 @@ const upsertActionHeader = {
 };
 
 function contextOf(request: FastifyRequest): service.OrganizationContext {
-  const { organizationId, settings } = request.auth as AuthContext;
-  return { organizationId, settings };
+  const { organizationId, settings, origin } = request.auth as AuthContext;
+  return { organizationId, settings, origin };
 }
 
 function sendCompany(reply: FastifyReply, row: CompanyRow, status = 200) {

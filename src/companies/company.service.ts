@@ -18,6 +18,8 @@ import type { CompanyBatchItemInput, CompanyInput } from './company.schemas.js';
 export interface OrganizationContext {
   organizationId: string;
   settings: OrganizationSettingsRow;
+  /** Recorded with the request's changes (events) unless the write names its own (an upsert's namespace). */
+  origin: string;
 }
 
 function notFound(companyId: string): AppError {
@@ -73,7 +75,7 @@ export async function createCompany(db: Db, context: OrganizationContext, input:
   const { organizationId } = context;
   return inTransaction(db, async (trx) => {
     await lockKeys(trx, refLocks(organizationId, state.externalRefs));
-    const row = await repository.insertCompany(trx, organizationId, state);
+    const row = await repository.insertCompany(trx, organizationId, state, context.origin);
     await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
     return row;
   });
@@ -103,6 +105,7 @@ export async function upsertCompanyByExternalRef(
   const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
   const ifMatch = readIfMatch(ifMatchHeader, false);
   const { organizationId } = context;
+  const origin = ref.namespace;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
   return run(db, async (trx) => {
     await lockKeys(trx, refLocks(organizationId, [ref]));
@@ -113,7 +116,7 @@ export async function upsertCompanyByExternalRef(
       const before = companyState(existing);
       const next = applyInput(before, input);
       if (!revive && sameState(before, next)) return { row: existing, action: 'updated' };
-      const row = await repository.updateCompany(trx, organizationId, existing.id, next, { revive });
+      const row = await repository.updateCompany(trx, organizationId, existing.id, next, origin, { revive });
       return { row, action: revive ? 'revived' : 'updated' };
     }
     if (options.updateOnly) {
@@ -126,12 +129,12 @@ export async function upsertCompanyByExternalRef(
     assertIfMatch(ifMatch, null, 'company');
     if (input.name === undefined) throw AppError.validation({ name: ['is required to create a company'] });
     const state = { ...applyInput({ name: '', website: null, externalRefs: [] }, input), externalRefs: [ref] };
-    const row = await repository.insertCompany(trx, organizationId, state);
+    const row = await repository.insertCompany(trx, organizationId, state, origin);
     if (existing === undefined) {
       await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
     } else {
       // revive=false on a deleted company: a new company, and the reference moves over to it.
-      await moveExternalRef(trx, COMPANY_REFS, organizationId, ref, existing.id, row.id);
+      await moveExternalRef(trx, COMPANY_REFS, organizationId, ref, existing.id, row.id, origin);
     }
     return { row, action: 'created' };
   });
@@ -170,7 +173,7 @@ export async function updateCompany(
     const before = companyState(current);
     const next = applyInput(before, input);
     if (sameState(before, next)) return current;
-    const row = await repository.updateCompany(trx, organizationId, companyId, next);
+    const row = await repository.updateCompany(trx, organizationId, companyId, next, context.origin);
     await syncRefs(trx, organizationId, companyId, before.externalRefs, next.externalRefs);
     return row;
   });
@@ -187,7 +190,7 @@ export async function deleteCompany(
     const current = await repository.findCompanyById(trx, context.organizationId, companyId, { lock: true });
     if (current === undefined || current.deleted_at !== null) throw notFound(companyId);
     assertIfMatch(ifMatch, companyEtag(current), 'company');
-    await repository.softDeleteCompany(trx, context.organizationId, companyId);
+    await repository.softDeleteCompany(trx, context.organizationId, companyId, context.origin);
   });
 }
 

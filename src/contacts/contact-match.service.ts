@@ -68,7 +68,7 @@ export async function upsertByMatch(
   // go down the general path.
   if (!options.validateOnly && context.oneStatement !== false && (email !== null || phone !== null)) {
     const match = { emailKey: email, phone, phoneFirst: fields[0] === 'phone' };
-    const fast = await tryFastWrite(db, organizationId, { match }, changes, 'api', null);
+    const fast = await tryFastWrite(db, organizationId, { match }, changes, context.origin, null);
     if (fast?.matchedBy) {
       return { row: fast.row, action: 'updated', matchedBy: fast.matchedBy, ambiguousContactId: fast.otherContactId };
     }
@@ -89,7 +89,7 @@ export async function upsertByMatch(
       }
       const [winner, ...others] = matches;
       if (winner === undefined) {
-        const row = await insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
+        const row = await insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), context.origin);
         return { row, action: 'created', matchedBy: 'none', ambiguousContactId: null };
       }
       const { externalRefs: _replaced, ...rest } = changes;
@@ -100,7 +100,7 @@ export async function upsertByMatch(
         organizationId,
         winner.row,
         update,
-        { type: 'updated', origin: 'api' },
+        { type: 'updated', origin: context.origin },
         refs,
       );
       const ambiguous = others.find((other) => other.row.id !== winner.row.id);

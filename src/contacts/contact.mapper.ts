@@ -57,3 +57,38 @@ export function toContact(row: ContactRow): Contact {
     changeOrigin: row.change_origin,
   };
 }
+
+/**
+ * Which representation fields a change touched, from the columns it changed (the event trigger's
+ * diff, migration 0006); null columns mean a creation, which touched every field it set. Derived
+ * from the declarations: a column shows as its field, the name as its two parts, the connections as
+ * the companies they list.
+ */
+const SHOWN_BY_COLUMN = new Map<string, string[]>([
+  ...SHOWN_FIELDS.map((field): [string, string[]] => [field.column, [field.key]]),
+  ...FIELD_LIST.filter((field) => field.group === 'connections').map((field): [string, string[]] => [
+    field.column,
+    ['primaryCompanyId', 'companies'],
+  ]),
+  ['deleted_at', ['deletedUtc']],
+]);
+for (const part of ['firstName', 'lastName']) {
+  const column = FIELD_LIST.find((field) => field.key === part)?.column;
+  if (column !== undefined) SHOWN_BY_COLUMN.get(column)?.push('name');
+}
+
+export function contactChangedFields(changedColumns: readonly string[] | null, contact: Contact): string[] {
+  const columns = changedColumns ?? setColumns(contact);
+  const fields = new Set(columns.flatMap((column) => SHOWN_BY_COLUMN.get(column) ?? []));
+  // In representation order, so the list reads the same whatever order the columns came in.
+  return Object.keys(contact).filter((key) => fields.has(key));
+}
+
+/** A new contact's columns that hold something other than their field's empty value. */
+function setColumns(contact: Contact): string[] {
+  const shown = contact as unknown as Record<string, unknown>;
+  return FIELD_LIST.filter((field) => {
+    const value = field.group === 'connections' ? contact.companies : shown[field.key];
+    return value !== undefined && JSON.stringify(value) !== JSON.stringify(field.empty);
+  }).map((field) => field.column);
+}

@@ -21,19 +21,11 @@ export type ContactRow = Selectable<ContactsTable> & { companies: CompanyLink[] 
 const now = sql<Date>`date_trunc('milliseconds', now())`;
 
 // Current names of the live companies a contact connects to, in the contact's order; a deleted
-// company drops out. Correlated on the table name so it works in SELECT and in RETURNING alike.
-// Most contacts have no connections; the CASE skips the subquery for them (a list page reads 100).
-const COMPANIES = `CASE WHEN contacts.connections = '[]'::jsonb THEN '[]'::jsonb ELSE (
-  SELECT coalesce(jsonb_agg(jsonb_build_object(
-           'id', co.id, 'name', co.name, 'version', co.version,
-           'jobTitle', conn.value -> 'jobTitle', 'isPrimary', conn.value -> 'isPrimary'
-         ) ORDER BY conn.n), '[]'::jsonb)
-  FROM jsonb_array_elements(contacts.connections) WITH ORDINALITY AS conn(value, n)
-  JOIN companies co
-    ON co.organization_id = contacts.organization_id
-   AND co.id = (conn.value ->> 'companyId')::uuid
-   AND co.deleted_at IS NULL
-) END`;
+// company drops out (migration 0006: contact_companies, shared with the event trigger). Correlated
+// on the table name so it works in SELECT and in RETURNING alike. Most contacts have no
+// connections; the CASE skips the call for them (a list page reads 100).
+const COMPANIES = `CASE WHEN contacts.connections = '[]'::jsonb THEN '[]'::jsonb
+  ELSE contact_companies(contacts.organization_id, contacts.connections) END`;
 const companies = sql<CompanyLink[]>`${sql.raw(COMPANIES)}`.as('companies');
 
 // Built once: the statement texts never change, only their parameters.
@@ -281,7 +273,12 @@ export function updateContact(
     .executeTakeFirstOrThrow() as Promise<ContactRow>;
 }
 
-export function softDeleteContact(trx: Transaction<Database>, organizationId: string, contactId: string) {
+export function softDeleteContact(
+  trx: Transaction<Database>,
+  organizationId: string,
+  contactId: string,
+  origin: string,
+) {
   return trx
     .updateTable('contacts')
     .set({
@@ -289,7 +286,7 @@ export function softDeleteContact(trx: Transaction<Database>, organizationId: st
       updated_at: now,
       deleted_at: now,
       change_type: 'deleted',
-      change_origin: 'api',
+      change_origin: origin,
       change_xid: sql`pg_current_xact_id()` as never,
     })
     .where('organization_id', '=', organizationId)
@@ -315,28 +312,34 @@ export async function findLiveCompanyIds(
   return new Set(rows.map((row) => row.id));
 }
 
+/** A contact as the change feed lists it: with the number of its latest event, its feed position. */
+export type FeedContactRow = ContactRow & { feed_seq: number };
+
 /**
- * One page of the change feed: rows in the order their last change committed. Rows written by
- * transactions that may still be running (xid at or past the snapshot's xmin) are held back until
- * they finish, so a cursor never moves past a change that later commits behind it.
+ * One page of the change feed: contacts in the order of their latest event (events/, migration
+ * 0006). Events are numbered after they commit, in an order no later event can undercut, so a
+ * cursor never moves past a change that shows up behind it. A contact changed again since an event
+ * was numbered no longer matches that event's version and appears at its newer one instead.
  */
 export async function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
-  let query = contactsOf(db, organizationId).where(
-    sql<boolean>`contacts.change_xid < pg_snapshot_xmin(pg_current_snapshot())`,
-  );
-  if (options.after !== null) {
-    const { xid, id } = options.after;
-    query = query.where(sql<boolean>`(contacts.change_xid, contacts.id) > (${xid}::xid8, ${id}::uuid)`);
-  }
+  let query = db
+    .selectFrom('events as e')
+    .innerJoin('contacts', (join) =>
+      join
+        .onRef('contacts.organization_id', '=', 'e.organization_id')
+        .onRef('contacts.id', '=', 'e.resource_id')
+        .onRef('contacts.version', '=', 'e.resource_version'),
+    )
+    .selectAll('contacts')
+    .select(companies)
+    .select('e.seq as feed_seq')
+    .where('e.organization_id', '=', organizationId)
+    .where('e.resource_type', '=', 'contact');
+  if (options.after !== null) query = query.where('e.seq', '>', options.after.seq);
   if (options.updatedSince !== null) query = query.where('contacts.updated_at', '>=', options.updatedSince);
   if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
-  const compiled = prepared(
-    query
-      .orderBy('contacts.change_xid')
-      .orderBy('contacts.id')
-      .limit(options.limit + 1),
-  );
-  return (await db.executeQuery(compiled)).rows as ContactRow[];
+  const compiled = prepared(query.orderBy('e.seq').limit(options.limit + 1));
+  return (await db.executeQuery(compiled)).rows as FeedContactRow[];
 }
 
 export async function cursorSecret(db: Executor): Promise<Buffer> {

@@ -47,8 +47,8 @@ export function organizationContext(
   request: FastifyRequest,
   options: ContactWriteOptions,
 ): service.OrganizationContext {
-  const { organizationId, settings } = request.auth as AuthContext;
-  return { organizationId, settings, oneStatement: options.oneStatement };
+  const { organizationId, settings, origin } = request.auth as AuthContext;
+  return { organizationId, settings, origin, oneStatement: options.oneStatement };
 }
 
 function sendContact(reply: FastifyReply, row: ContactRow, status = 200) {

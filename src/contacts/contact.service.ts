@@ -37,6 +37,8 @@ import { phoneKey } from './phone.js';
 export interface OrganizationContext {
   organizationId: string;
   settings: OrganizationSettingsRow;
+  /** Recorded with the request's changes (events, changeOrigin) unless the write names its own (an upsert's namespace). */
+  origin: string;
   /** false: never the one-statement form (ONE_STATEMENT_WRITES=false); absent means true. */
   oneStatement?: boolean;
 }
@@ -286,7 +288,7 @@ export async function createContact(db: Db, context: OrganizationContext, input:
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
       await beginWrite(trx, organizationId, changes);
-      return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), 'api');
+      return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), context.origin);
     }),
   );
 }
@@ -323,7 +325,7 @@ export async function updateContact(
   const fast =
     context.oneStatement === false
       ? undefined
-      : await tryFastWrite(db, organizationId, { contactId }, changes, 'api', ifMatch);
+      : await tryFastWrite(db, organizationId, { contactId }, changes, context.origin, ifMatch);
   if (fast !== undefined) return fast.row;
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
@@ -331,7 +333,7 @@ export async function updateContact(
       const current = await repository.findContactById(trx, organizationId, contactId, { lock: true });
       if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
       checkIfMatch(ifMatch, current);
-      return applyToExisting(trx, organizationId, current, changes, { type: 'updated', origin: 'api' });
+      return applyToExisting(trx, organizationId, current, changes, { type: 'updated', origin: context.origin });
     }),
   );
 }
@@ -347,7 +349,7 @@ export async function deleteContact(
     const current = await repository.findContactById(trx, context.organizationId, contactId, { lock: true });
     if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
     checkIfMatch(ifMatch, current);
-    await repository.softDeleteContact(trx, context.organizationId, contactId);
+    await repository.softDeleteContact(trx, context.organizationId, contactId, context.origin);
   });
 }
 
@@ -453,7 +455,7 @@ export async function upsertByExternalRef(
       const row = await writeState(state, () =>
         repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
       );
-      await moveExternalRef(trx, CONTACT_REFS, organizationId, ref, existing.id, row.id);
+      await moveExternalRef(trx, CONTACT_REFS, organizationId, ref, existing.id, row.id, origin);
       return { row, action: 'created', matchedBy: 'none' };
     }),
   );

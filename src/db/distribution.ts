@@ -63,6 +63,21 @@ export const TABLE_PLACEMENTS = {
       "Written in the same transaction as the request's own rows, so it lives beside them. The admin " +
       "API's keys all carry the nil organization and share one shard, which their volume allows.",
   },
+  event_outbox: {
+    kind: 'distributed',
+    why:
+      'Written by the same transaction as the contact or company it describes (a row trigger), so it ' +
+      "must live on that row's node. The sequencer drains it; on Citus that pass reads every shard " +
+      '(docs/scaling.md).',
+  },
+  events: {
+    kind: 'distributed',
+    why: 'Read per organization in seq order and joined to contacts and companies by the change feeds.',
+  },
+  event_counters: {
+    kind: 'distributed',
+    why: "One row per organization: its last event number, advanced by the sequencer with that organization's events.",
+  },
   kysely_migration: {
     kind: 'coordinator',
     why: 'Which migrations ran. Only the migrator reads it, and migrations (DDL) run on the coordinator.',

@@ -84,6 +84,7 @@ export async function moveExternalRef(
   ref: ExternalRefJson,
   fromOwnerId: string,
   toOwnerId: string,
+  origin: string,
 ): Promise<void> {
   await sql`
     UPDATE ${sql.table(target.table)} SET ${sql.ref(target.owner)} = ${toOwnerId}
@@ -98,6 +99,7 @@ export async function moveExternalRef(
       ), '[]'::jsonb),
       version = version + 1,
       updated_at = date_trunc('milliseconds', now()),
+      change_origin = ${origin},
       change_xid = pg_current_xact_id()
     WHERE organization_id = ${organizationId} AND id = ${fromOwnerId}
   `.execute(trx);

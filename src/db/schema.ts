@@ -29,6 +29,8 @@ export interface ApiTokensTable {
   created_at: DefaultedTimestamp;
   expires_at: Timestamp | null;
   revoked_at: Timestamp | null;
+  /** The origin this token's writes are recorded with when the request names none. */
+  origin: string | null;
 }
 
 export interface ExternalRefJson {
@@ -91,6 +93,7 @@ export interface CompaniesTable {
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
   deleted_at: Timestamp | null;
+  change_origin: string;
   change_xid: ColumnType<string, never, never>;
 }
 
@@ -116,6 +119,39 @@ export interface IdempotencyKeysTable {
   created_at: DefaultedTimestamp;
 }
 
+export type EventResourceType = 'contact' | 'company';
+
+/** Columns an event has in the outbox and in the log (migration 0006). */
+interface EventColumns {
+  organization_id: string;
+  id: Generated<string>;
+  resource_type: EventResourceType;
+  resource_id: string;
+  resource_version: number;
+  type: string;
+  origin: string;
+  occurred_at: Timestamp;
+  /** Null for a creation. */
+  changed_columns: string[] | null;
+  /** The row right after the change (jsonb), with `companies` for a contact. */
+  data: ColumnType<Record<string, unknown>, string, string>;
+}
+
+export interface EventOutboxTable extends EventColumns {
+  recorded_at: DefaultedTimestamp;
+}
+
+export interface EventsTable extends EventColumns {
+  /** bigint, read as a number (database.ts). */
+  seq: number;
+}
+
+export interface EventCountersTable {
+  organization_id: string;
+  last_seq: number;
+  pruned_through: ColumnType<number, number | undefined, number>;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   api_tokens: ApiTokensTable;
@@ -125,4 +161,7 @@ export interface Database {
   company_external_refs: CompanyExternalRefsTable;
   server_secrets: ServerSecretsTable;
   idempotency_keys: IdempotencyKeysTable;
+  event_outbox: EventOutboxTable;
+  events: EventsTable;
+  event_counters: EventCountersTable;
 }

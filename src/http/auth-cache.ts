@@ -6,6 +6,7 @@ export interface CachedToken {
   scopes: string[];
   settings: OrganizationSettingsRow;
   expiresAt: Date | null;
+  origin: string | null;
 }
 
 // Bounds the damage of a lost notification; notifications make revocation effective long before.

@@ -14,6 +14,27 @@ export interface AuthContext {
   tokenId: string;
   scopes: readonly string[];
   settings: OrganizationSettingsRow;
+  /** Whom the request's changes are recorded as coming from (changeOrigin, events): see requestOrigin. */
+  origin: string;
+}
+
+/** Names the system a request comes from; the rules of an external reference's namespace. */
+export const CHANGE_ORIGIN_HEADER = 'x-change-origin';
+const ORIGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
+
+/**
+ * The origin of a request's changes: the X-Change-Origin header, else the token's own origin, else
+ * `api`. Lower-cased like a namespace, so that a sync's upserts by reference (recorded under their
+ * namespace) and its other writes carry the same origin, and excluding it drops both.
+ */
+function requestOrigin(header: string | string[] | undefined, tokenOrigin: string | null): string {
+  if (header === undefined) return tokenOrigin ?? 'api';
+  if (typeof header !== 'string' || !ORIGIN.test(header)) {
+    const detail =
+      'X-Change-Origin names a system: 1 to 50 letters, digits, ".", "_" or "-", starting with a letter or digit.';
+    throw AppError.validation({ 'X-Change-Origin': [detail] });
+  }
+  return header.toLowerCase();
 }
 
 declare module 'fastify' {
@@ -88,6 +109,7 @@ export function useOrganizationAuth(app: FastifyInstance, { db, cache, failures 
         scopes: row.scopes,
         settings: row.settings,
         expiresAt: row.expiresAt,
+        origin: row.origin,
       };
       cache?.set(key, found, ticket);
     }
@@ -96,6 +118,7 @@ export function useOrganizationAuth(app: FastifyInstance, { db, cache, failures 
       tokenId: found.tokenId,
       scopes: found.scopes,
       settings: found.settings,
+      origin: requestOrigin(request.headers[CHANGE_ORIGIN_HEADER], found.origin),
     };
     const scope = request.routeOptions.config.scope;
     if (scope !== undefined) requireScope(request.auth, scope);

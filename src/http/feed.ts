@@ -1,10 +1,12 @@
 import { decodeCursor, encodeCursor } from './cursor.js';
 import { AppError } from './problem.js';
 
-/** Position in a change feed: the last change's transaction id and the row id (a tie-breaker). */
+/**
+ * Position in a change feed: the event number (events/, migration 0006) of the last record listed.
+ * A record is listed at its latest event, so a position is a point in commit order.
+ */
 export interface FeedPosition {
-  xid: string;
-  id: string;
+  seq: number;
 }
 
 export interface FeedQuery {
@@ -27,8 +29,7 @@ export type FeedName = 'contacts' | 'companies';
 interface FeedCursor {
   o: string;
   f: FeedName;
-  x: string;
-  i: string;
+  q: number;
   s: string | null;
   d: boolean;
 }
@@ -48,7 +49,8 @@ export function feedFilter(query: FeedQuery, organizationId: string, secret: Buf
     };
   }
   const payload = decodeCursor(query.cursor, secret, organizationId) as FeedCursor | null;
-  if (payload === null || payload.f !== feed) {
+  // A cursor from before the event log (it carried a transaction id) is refused like any stranger's.
+  if (payload === null || payload.f !== feed || !Number.isSafeInteger(payload.q)) {
     throw invalidCursor(`The cursor is not one this API issued to your organization for the ${feed} list.`);
   }
   // Compared as instants: clients resend the value they first sent, which need not be in the
@@ -61,7 +63,7 @@ export function feedFilter(query: FeedQuery, organizationId: string, secret: Buf
     throw invalidCursor('The cursor was issued for another include_deleted; omit it when passing a cursor.');
   }
   return {
-    after: { xid: payload.x, id: payload.i },
+    after: { seq: payload.q },
     updatedSince: payload.s === null ? null : new Date(payload.s),
     includeDeleted: payload.d,
     limit: query.limit,
@@ -78,7 +80,7 @@ export interface FeedPage<Row> {
  * Cuts the page (rows were fetched with limit + 1 to learn whether more follow). `nextCursor` is
  * also a resume point when hasMore is false: fetching it later yields only what changed since.
  */
-export function feedPage<Row extends { id: string; change_xid: string }>(
+export function feedPage<Row extends { feed_seq: number }>(
   fetched: Row[],
   query: FeedQuery,
   filter: FeedFilter,
@@ -96,8 +98,7 @@ export function feedPage<Row extends { id: string; change_xid: string }>(
           {
             o: organizationId,
             f: feed,
-            x: last.change_xid,
-            i: last.id,
+            q: last.feed_seq,
             s: filter.updatedSince?.toISOString() ?? null,
             d: filter.includeDeleted,
           },

@@ -35,6 +35,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'Contacts', description: 'People in your network and how to sync them.' },
         { name: 'Companies', description: 'Companies that contacts connect to.' },
+        {
+          name: 'Events',
+          description: 'Every committed change, in commit order: what a two-way sync follows instead of polling lists.',
+        },
+        {
+          name: 'Webhooks',
+          description: 'Events pushed to your endpoint, signed as Standard Webhooks, retried for about three days.',
+        },
         { name: 'Organization', description: "Your organization's settings, with an organization token." },
         { name: 'Admin', description: 'Operator API: organizations and their API tokens. Needs ADMIN_TOKEN.' },
         { name: 'Operations', description: 'Health, readiness and problem types.' },

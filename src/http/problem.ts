@@ -67,6 +67,12 @@ export const problemRegistry = {
     title: 'Precondition failed',
     description: 'If-Match does not match the current ETag: the resource changed since you read it.',
   },
+  'events-expired': {
+    status: 410,
+    title: 'Events expired',
+    description:
+      'Events after the `after` you sent are no longer kept (EVENT_RETENTION_DAYS): resynchronize from the lists, then follow the log from `resumeAfter`.',
+  },
   'payload-too-large': {
     status: 413,
     title: 'Payload too large',

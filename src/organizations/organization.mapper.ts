@@ -22,6 +22,7 @@ export function toApiToken(row: ApiTokenRow): ApiToken {
     scopes: row.scopes,
     createdUtc: row.created_at.toISOString(),
     expiresUtc: row.expires_at?.toISOString() ?? null,
+    origin: row.origin,
     revokedUtc: row.revoked_at?.toISOString() ?? null,
   };
 }

@@ -38,7 +38,14 @@ export function updateOrganization(
 
 export function insertApiToken(
   db: Executor,
-  token: { organizationId: string; name: string | null; hash: Buffer; scopes: string[]; expiresAt: Date | null },
+  token: {
+    organizationId: string;
+    name: string | null;
+    hash: Buffer;
+    scopes: string[];
+    expiresAt: Date | null;
+    origin: string | null;
+  },
 ) {
   return db
     .insertInto('api_tokens')
@@ -48,6 +55,7 @@ export function insertApiToken(
       token_hash: token.hash,
       scopes: token.scopes,
       expires_at: token.expiresAt,
+      origin: token.origin,
     })
     .returningAll()
     .executeTakeFirstOrThrow();
@@ -88,6 +96,7 @@ export async function findActiveTokenByHash(db: Executor, hash: Buffer) {
       't.scopes',
       't.token_hash as tokenHash',
       't.expires_at as expiresAt',
+      't.origin',
       'o.settings',
     ])
     .where('t.token_hash', '=', hash)

@@ -7,6 +7,8 @@ export const SCOPES = [
   'companies.read',
   'companies.write',
   'settings.write',
+  'webhooks.read',
+  'webhooks.write',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 /** What a token gets when it names no scopes: everything a sync integration needs, not settings. */
@@ -103,6 +105,15 @@ export const CreateTokenBody = Type.Object(
       }),
     ),
     expiresUtc: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'Must be in the future.' }))),
+    origin: Type.Optional(
+      Nullable(
+        Type.String({
+          pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$',
+          description:
+            "The origin this token's changes are recorded with when a request sends no X-Change-Origin (default `api`): give a sync's token its system's name, e.g. `hubspot`, and it can exclude its own changes from events and webhooks. Stored lower-case.",
+        }),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -114,6 +125,7 @@ const tokenProperties = {
   scopes: Type.Array(Type.String()),
   createdUtc: Timestamp,
   expiresUtc: Nullable(Timestamp),
+  origin: Nullable(Type.String()),
 };
 
 export const ApiTokenSchema = Type.Object(
@@ -126,6 +138,7 @@ export interface ApiToken {
   scopes: string[];
   createdUtc: string;
   expiresUtc: string | null;
+  origin: string | null;
   revokedUtc: string | null;
 }
 

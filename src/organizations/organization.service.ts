@@ -138,6 +138,7 @@ export async function createApiToken(
     hash: hashToken(token),
     scopes: [...(input.scopes ?? DEFAULT_SCOPES)],
     expiresAt,
+    origin: input.origin?.toLowerCase() ?? null,
   });
   return toCreatedApiToken(row, token);
 }

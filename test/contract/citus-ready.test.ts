@@ -177,6 +177,12 @@ async function findCitusViolations(
   return violations.sort();
 }
 
+/**
+ * Tables the application never names in a statement: the event trigger fills the outbox and the
+ * sequencer function (migration 0006) drains it (docs/scaling.md says how that runs on Citus).
+ */
+const WRITTEN_BY_DATABASE_CODE = new Set(['event_outbox']);
+
 const DISTRIBUTED_TABLES = Object.entries(TABLE_PLACEMENTS)
   .filter(([, placement]) => placement.kind === 'distributed')
   .map(([table]) => table);
@@ -525,11 +531,18 @@ describe('hot-path statements on distributed tables', () => {
           api.get(`${CONTACTS}?limit=100&updated_since=2020-01-01T00:00:00Z`),
         );
         await path('GET /companies', 200, () => api.get(`${COMPANIES}?limit=100`));
+        await path('GET /events', 200, () => api.get('/api/v1/network/events?limit=100'));
+        await path('GET /events (filtered)', 200, () =>
+          api.get('/api/v1/network/events?after=1&types=contact.*&exclude_origin=hubspot'),
+        );
 
         assert.deepEqual(offenders, [], offenders.join('\n\n'));
         // The check saw every distributed table, so it cannot pass by seeing nothing; and with the
         // one-statement form on, it saw those statements too (they are sent as prepared statements).
-        assert.deepEqual([...seen].sort(), [...DISTRIBUTED_TABLES].sort());
+        assert.deepEqual(
+          [...seen].sort(),
+          DISTRIBUTED_TABLES.filter((table) => !WRITTEN_BY_DATABASE_CODE.has(table)).sort(),
+        );
         const oneStatementForms = all.filter((text) => /^\s*WITH (target|input) AS/.test(text)).length;
         assert.equal(oneStatementForms > 0, oneStatement === 'true', `one-statement forms seen: ${oneStatementForms}`);
       } finally {

@@ -48,6 +48,8 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
     LOG_LEVEL: 'silent',
     ADMIN_TOKEN,
     RATE_LIMIT_PER_MINUTE: '0',
+    // Webhook tests deliver to a receiver on 127.0.0.1.
+    WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
     DATABASE_URL: databaseUrl(),
     ...poolerEnvironment(),
     ...env,

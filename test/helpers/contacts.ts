@@ -107,9 +107,9 @@ export async function newCompany(api: Client, body: Record<string, unknown> = {}
 }
 
 /**
- * Lists until `ready` holds of the first page, for up to ~2 s. Rows written by transactions still
- * running anywhere in the cluster (other test files) are held back until those finish, so a list
- * right after a write can briefly miss it.
+ * Lists until `ready` holds of the first page, for up to ~2 s. A write answers once its event is
+ * numbered, so the feed shows it at once; a test that writes behind the API's back (SQL, another
+ * process) waits for the background pass that numbers it.
  */
 export async function listUntil(
   api: Client,

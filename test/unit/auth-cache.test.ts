@@ -8,6 +8,7 @@ const token = (expiresAt: Date | null = null): CachedToken => ({
   scopes: ['contacts.read'],
   settings: { defaultPhoneRegion: null, duplicateContactMatching: { fields: ['email'] }, requireIfMatch: false },
   expiresAt,
+  origin: null,
 });
 
 describe('AuthCache', () => {

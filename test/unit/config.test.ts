@@ -33,6 +33,8 @@ describe('loadConfig', () => {
       redisUrl: null,
       webConcurrency: 1,
       metricsToken: null,
+      eventRetentionDays: 30,
+      webhookAllowPrivateNetworks: false,
     });
   });
 
@@ -54,6 +56,8 @@ describe('loadConfig', () => {
         DATABASE_POOL_MODE: 'Transaction',
         DATABASE_DIRECT_URL: 'postgresql://app:secret@db.internal:5432/contacts',
         REDIS_URL: 'redis://cache.internal:6379/2',
+        EVENT_RETENTION_DAYS: '7',
+        WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
         WEB_CONCURRENCY: '4',
         METRICS_TOKEN: 'a-long-enough-metrics-secret',
       },
@@ -77,6 +81,8 @@ describe('loadConfig', () => {
       redisUrl: 'redis://cache.internal:6379/2',
       webConcurrency: 4,
       metricsToken: 'a-long-enough-metrics-secret',
+      eventRetentionDays: 7,
+      webhookAllowPrivateNetworks: true,
     });
   });
 

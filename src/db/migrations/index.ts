@@ -4,6 +4,7 @@ import * as contactsAndCompanies from './0002-contacts-and-companies.js';
 import * as idempotencyKeys from './0003-idempotency-keys.js';
 import * as contactProfile from './0004-contact-profile.js';
 import * as contactPhoneKey from './0005-contact-phone-key.js';
+import * as eventLog from './0006-event-log.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '0003-idempotency-keys': idempotencyKeys,
   '0004-contact-profile': contactProfile,
   '0005-contact-phone-key': contactPhoneKey,
+  '0006-event-log': eventLog,
 };

@@ -42,7 +42,15 @@ describe('admin tokens', () => {
       const response = await createToken(organization.id);
       assert.equal(response.statusCode, 201);
       const body = response.json();
-      assert.deepEqual(Object.keys(body).sort(), ['createdUtc', 'expiresUtc', 'id', 'name', 'scopes', 'token']);
+      assert.deepEqual(Object.keys(body).sort(), [
+        'createdUtc',
+        'expiresUtc',
+        'id',
+        'name',
+        'origin',
+        'scopes',
+        'token',
+      ]);
       assert.match(body.id, /^[0-9a-f-]{36}$/);
       assert.match(body.token, /^cst_[A-Za-z0-9_-]{40,}$/);
       assert.equal(body.name, null);
@@ -125,7 +133,15 @@ describe('admin tokens', () => {
       assert.equal(data.length, 2);
       assert.equal(data[1].id, second.id);
       for (const token of data) {
-        assert.deepEqual(Object.keys(token).sort(), ['createdUtc', 'expiresUtc', 'id', 'name', 'revokedUtc', 'scopes']);
+        assert.deepEqual(Object.keys(token).sort(), [
+          'createdUtc',
+          'expiresUtc',
+          'id',
+          'name',
+          'origin',
+          'revokedUtc',
+          'scopes',
+        ]);
         assert.equal(token.revokedUtc, null);
       }
       assert.ok(!response.body.includes(organization.token));

@@ -1,0 +1,209 @@
+import { type Kysely, sql } from 'kysely';
+
+/**
+ * The event log: every committed change to a contact or a company, numbered per organization in an
+ * order readers can trust (a reader that has seen seq N never later sees a new event at or below N).
+ *
+ * How it is numbered. A write cannot number its own event: two transactions take numbers in one
+ * order and may commit in the other, and a reader between the two commits would see the higher
+ * number first. So a write only appends its event to event_outbox, in its own transaction, from a
+ * row trigger (every path that writes a contact or a company produces its event without knowing
+ * it). After commit, sequence_events() moves committed outbox rows into events and numbers them. It
+ * runs under one advisory lock, so passes are serial; a pass numbers after the last pass's numbers,
+ * and its rows become visible all at once when it commits. Nothing here waits on the snapshot
+ * horizon, so a long transaction elsewhere in the cluster delays nothing (the change feeds used to
+ * wait for the oldest running transaction of the whole cluster).
+ *
+ * The change feeds (GET /contacts, GET /companies) page through the same numbers: a record appears
+ * at its latest event (the one carrying its current version), so they inherit the ordering.
+ *
+ * What changed is found generically: the trigger diffs the old and new row as jsonb and keeps the
+ * names of the columns that differ; the application maps columns to representation fields when it
+ * reads an event, from the field declarations.
+ */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  // A token may carry the origin its writes are recorded with (a sync's own token names its system).
+  await sql`ALTER TABLE api_tokens ADD COLUMN origin text`.execute(db);
+  await sql`ALTER TABLE companies ADD COLUMN change_origin text NOT NULL DEFAULT 'api'`.execute(db);
+
+  // The companies a contact shows, as it shows them: one definition for list reads and for events.
+  await sql`
+    CREATE FUNCTION contact_companies(organization uuid, connections jsonb) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE AS $$
+      SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'id', co.id, 'name', co.name, 'version', co.version,
+               'jobTitle', conn.value -> 'jobTitle', 'isPrimary', conn.value -> 'isPrimary'
+             ) ORDER BY conn.n), '[]'::jsonb)
+      FROM jsonb_array_elements(connections) WITH ORDINALITY AS conn(value, n)
+      JOIN companies co
+        ON co.organization_id = organization
+       AND co.id = (conn.value ->> 'companyId')::uuid
+       AND co.deleted_at IS NULL
+    $$
+  `.execute(db);
+
+  const eventColumns = sql.raw(`
+      resource_type text NOT NULL CHECK (resource_type IN ('contact', 'company')),
+      resource_id uuid NOT NULL,
+      -- The record's version after the change: the change feeds join on it to find a record's latest event.
+      resource_version integer NOT NULL,
+      type text NOT NULL,
+      origin text NOT NULL,
+      occurred_at timestamptz NOT NULL,
+      -- Columns whose value changed; NULL for a creation (everything is new).
+      changed_columns text[],
+      -- The row right after the change, with the companies a contact showed then.
+      data jsonb NOT NULL`);
+
+  await sql`
+    CREATE TABLE event_outbox (
+      organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+      id uuid NOT NULL DEFAULT gen_random_uuid(),
+      ${eventColumns},
+      -- When the trigger ran: a later write of one record always runs after the earlier one committed.
+      recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      PRIMARY KEY (organization_id, id)
+    )
+  `.execute(db);
+
+  await sql`
+    CREATE TABLE events (
+      organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+      seq bigint NOT NULL,
+      id uuid NOT NULL,
+      ${eventColumns},
+      PRIMARY KEY (organization_id, seq)
+    )
+  `.execute(db);
+
+  await sql`
+    CREATE TABLE event_counters (
+      organization_id uuid NOT NULL PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+      last_seq bigint NOT NULL,
+      -- Events at or below this number may have been removed by retention: a reader behind it must resync.
+      pruned_through bigint NOT NULL DEFAULT 0
+    )
+  `.execute(db);
+
+  await sql`
+    CREATE FUNCTION record_event() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+      new_row jsonb := to_jsonb(NEW);
+      changed text[];
+      kind text;
+    BEGIN
+      IF TG_OP = 'UPDATE' THEN
+        -- Bookkeeping that does not change the record (a re-keyed phone) leaves the version alone.
+        IF NEW.version = OLD.version THEN
+          RETURN NULL;
+        END IF;
+        SELECT coalesce(array_agg(n.key ORDER BY n.key), '{}') INTO changed
+        FROM jsonb_each(new_row) AS n JOIN jsonb_each(to_jsonb(OLD)) AS o USING (key)
+        WHERE n.value IS DISTINCT FROM o.value;
+        kind := CASE
+          WHEN OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN 'deleted'
+          WHEN OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL THEN 'revived'
+          ELSE 'updated' END;
+      ELSE
+        kind := 'created';
+      END IF;
+      IF TG_ARGV[0] = 'contact' THEN
+        new_row := new_row || jsonb_build_object('companies',
+          CASE WHEN NEW.connections = '[]'::jsonb THEN '[]'::jsonb
+               ELSE contact_companies(NEW.organization_id, NEW.connections) END);
+      END IF;
+      INSERT INTO event_outbox
+        (organization_id, resource_type, resource_id, resource_version, type, origin, occurred_at, changed_columns, data)
+      VALUES
+        (NEW.organization_id, TG_ARGV[0], NEW.id, NEW.version, TG_ARGV[0] || '.' || kind, NEW.change_origin,
+         NEW.updated_at, changed, new_row);
+      RETURN NULL;
+    END
+    $$
+  `.execute(db);
+  await sql`
+    CREATE TRIGGER contacts_record_event AFTER INSERT OR UPDATE ON contacts
+    FOR EACH ROW EXECUTE FUNCTION record_event('contact')
+  `.execute(db);
+  await sql`
+    CREATE TRIGGER companies_record_event AFTER INSERT OR UPDATE ON companies
+    FOR EACH ROW EXECUTE FUNCTION record_event('company')
+  `.execute(db);
+
+  // One pass of the sequencer; returns how many events it numbered. The lock makes passes serial
+  // across every server process; each statement after it takes a fresh snapshot (READ COMMITTED, a
+  // volatile function), so it sees the previous pass's commit and everything committed before it.
+  await sql`
+    CREATE FUNCTION sequence_events(max_events integer) RETURNS integer LANGUAGE plpgsql AS $$
+    DECLARE
+      numbered integer;
+    BEGIN
+      PERFORM pg_advisory_xact_lock(hashtextextended('contacts-api:sequence-events', 0));
+      WITH taken AS (
+        DELETE FROM event_outbox o
+        WHERE (o.organization_id, o.id) IN (
+          SELECT organization_id, id FROM event_outbox ORDER BY recorded_at, id LIMIT max_events
+        )
+        RETURNING o.*
+      ), ordered AS (
+        SELECT t.*,
+               row_number() OVER (PARTITION BY t.organization_id ORDER BY t.recorded_at, t.id) AS n,
+               count(*) OVER (PARTITION BY t.organization_id) AS taken_count
+        FROM taken t
+      ), counted AS (
+        INSERT INTO event_counters AS c (organization_id, last_seq)
+        SELECT DISTINCT organization_id, taken_count FROM ordered
+        ON CONFLICT (organization_id) DO UPDATE SET last_seq = c.last_seq + excluded.last_seq
+        RETURNING c.organization_id, c.last_seq
+      ), inserted AS (
+        INSERT INTO events
+          (organization_id, seq, id, resource_type, resource_id, resource_version, type, origin, occurred_at,
+           changed_columns, data)
+        SELECT o.organization_id, c.last_seq - o.taken_count + o.n, o.id, o.resource_type, o.resource_id,
+               o.resource_version, o.type, o.origin, o.occurred_at, o.changed_columns, o.data
+        FROM ordered o JOIN counted c USING (organization_id)
+        RETURNING 1
+      )
+      SELECT count(*) INTO numbered FROM inserted;
+      RETURN numbered;
+    END
+    $$
+  `.execute(db);
+
+  // The old feed's order as a recording time before any live write's, which the sequencer numbers by.
+  const FEED_ORDER = sql.raw(
+    `timestamptz '1970-01-01' + row_number() OVER (PARTITION BY c.organization_id ORDER BY c.change_xid, c.id) * interval '1 microsecond'`,
+  );
+  // Records written before the log existed get one event each (their last change), numbered in the
+  // order the old change feed listed them, so the feeds keep listing them.
+  await sql`
+    INSERT INTO event_outbox
+      (organization_id, resource_type, resource_id, resource_version, type, origin, occurred_at, changed_columns, data,
+       recorded_at)
+    SELECT c.organization_id, 'contact', c.id, c.version, 'contact.' || c.change_type, c.change_origin, c.updated_at,
+           CASE WHEN c.change_type = 'created' THEN NULL ELSE '{}'::text[] END,
+           to_jsonb(c) || jsonb_build_object('companies', contact_companies(c.organization_id, c.connections)),
+           ${FEED_ORDER}
+    FROM contacts c
+  `.execute(db);
+  await sql`
+    INSERT INTO event_outbox
+      (organization_id, resource_type, resource_id, resource_version, type, origin, occurred_at, changed_columns, data,
+       recorded_at)
+    SELECT c.organization_id, 'company', c.id, c.version,
+           CASE WHEN c.deleted_at IS NOT NULL THEN 'company.deleted'
+                WHEN c.version = 1 THEN 'company.created' ELSE 'company.updated' END,
+           c.change_origin, c.updated_at, CASE WHEN c.version = 1 THEN NULL ELSE '{}'::text[] END, to_jsonb(c),
+           ${FEED_ORDER}
+    FROM companies c
+  `.execute(db);
+  await sql`SELECT sequence_events(2147483647)`.execute(db);
+
+  // The feeds no longer page by transaction id or read updated_at through an index. Without indexes
+  // on columns every update sets, an update that keeps email and phone can be HOT (no index writes),
+  // and pages keep some room for it.
+  await sql`DROP INDEX contacts_change_feed`.execute(db);
+  await sql`DROP INDEX contacts_updated_at`.execute(db);
+  await sql`DROP INDEX companies_change_feed`.execute(db);
+  await sql`ALTER TABLE contacts SET (fillfactor = 85)`.execute(db);
+}

@@ -1,0 +1,104 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { sql } from 'kysely';
+import type { Db } from '../db/database.js';
+import { inTransaction } from '../db/transaction.js';
+import { pruneEvents, sequenceAllEvents } from './event.repository.js';
+
+export interface EventLogOptions {
+  /** How often a process numbers events on its own: what other processes (or a crashed one) left behind. */
+  sequenceIntervalMs?: number;
+  retentionDays: number;
+  /** How often old events are pruned. */
+  pruneIntervalMs?: number;
+}
+
+// Events numbered per pass: bounds one pass's transaction; a full pass is followed by another at once.
+const PASS_SIZE = 5_000;
+const PRUNE_BATCH = 10_000;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The process's side of the event log (migration 0006). Writes append events to the outbox; this
+ * numbers them. A request that wrote waits for numbering (flush) before it answers, so its client
+ * finds its change in GET /events and the change feeds at once; concurrent requests share passes,
+ * as concurrent commits share a disk flush. A timer numbers what other processes left behind and
+ * prunes events past retention.
+ */
+export class EventLog {
+  readonly #db: Db;
+  readonly #log: FastifyBaseLogger;
+  readonly #options: Required<EventLogOptions>;
+  #running: Promise<void> | null = null;
+  #queued: Promise<void> | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #pruning = false;
+
+  constructor(db: Db, log: FastifyBaseLogger, options: EventLogOptions) {
+    this.#db = db;
+    this.#log = log;
+    this.#options = { sequenceIntervalMs: 250, pruneIntervalMs: 10 * 60 * 1000, ...options };
+  }
+
+  start(): void {
+    const sequence = setInterval(() => {
+      this.flush().catch((error: unknown) => this.#log.warn({ err: error }, 'numbering events failed; retrying'));
+    }, this.#options.sequenceIntervalMs);
+    const prune = setInterval(() => {
+      this.prune().catch((error: unknown) => this.#log.warn({ err: error }, 'pruning events failed; retrying'));
+    }, this.#options.pruneIntervalMs);
+    sequence.unref();
+    prune.unref();
+    this.#timers.push(sequence, prune);
+  }
+
+  /** Resolves once a pass that started after this call has numbered everything committed before it. */
+  flush(): Promise<void> {
+    if (this.#queued !== null) return this.#queued;
+    if (this.#running === null) return this.#startPass();
+    const queued = this.#running
+      .catch(() => {})
+      .then(() => {
+        this.#queued = null;
+        return this.#startPass();
+      });
+    this.#queued = queued;
+    return queued;
+  }
+
+  #startPass(): Promise<void> {
+    const pass = sequenceAllEvents(this.#db, PASS_SIZE);
+    const tracked = pass.finally(() => {
+      if (this.#running === tracked) this.#running = null;
+    });
+    this.#running = tracked;
+    return tracked;
+  }
+
+  /** Removes events past retention (keeping each record's latest); one process at a time. Returns how many. */
+  async prune(now: Date = new Date()): Promise<number> {
+    if (this.#pruning) return 0;
+    this.#pruning = true;
+    try {
+      const before = new Date(now.getTime() - this.#options.retentionDays * DAY_MS);
+      let total = 0;
+      for (;;) {
+        const removed = await inTransaction(this.#db, async (trx) => {
+          const { rows } = await sql<{ locked: boolean }>`
+            SELECT pg_try_advisory_xact_lock(hashtextextended('contacts-api:prune-events', 0)) AS locked
+          `.execute(trx);
+          return rows[0]?.locked ? pruneEvents(trx, before, PRUNE_BATCH) : 0;
+        });
+        total += removed;
+        if (removed < PRUNE_BATCH) return total;
+      }
+    } finally {
+      this.#pruning = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    await Promise.allSettled([this.#running, this.#queued]);
+  }
+}

@@ -1,0 +1,96 @@
+import { type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import type { Database, EventsTable } from '../db/schema.js';
+import { typeMatchesSql } from './event-types.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export type EventRow = Selectable<EventsTable>;
+
+/**
+ * One sequencer pass (migration 0006: sequence_events): numbers up to `max` committed outbox events
+ * and makes them readable. Returns how many it numbered. Serial across processes by its own lock.
+ */
+export async function sequenceEvents(db: Executor, max: number): Promise<number> {
+  const { rows } = await sql<{ numbered: number }>`SELECT sequence_events(${max}::integer) AS numbered`.execute(db);
+  return rows[0]?.numbered ?? 0;
+}
+
+/** Numbers every event committed so far, pass after pass (a writer outside the server, the CLI, ends with it). */
+export async function sequenceAllEvents(db: Executor, passSize = 5_000): Promise<void> {
+  while ((await sequenceEvents(db, passSize)) === passSize) {
+    // A full pass may have left more behind.
+  }
+}
+
+export interface EventQuery {
+  after: number;
+  limit: number;
+  /** Type patterns (event-types.ts). */
+  types: readonly string[];
+  excludeOrigins: readonly string[];
+}
+
+/** Events after a number, in order; fetches limit + 1 to learn whether more follow. */
+export async function listEvents(db: Executor, organizationId: string, query: EventQuery): Promise<EventRow[]> {
+  let select = db
+    .selectFrom('events')
+    .selectAll()
+    .where('organization_id', '=', organizationId)
+    .where('seq', '>', query.after)
+    .where(typeMatchesSql(sql.ref('type'), sql`${query.types}::text[]`));
+  if (query.excludeOrigins.length > 0) {
+    select = select.where(sql<boolean>`NOT (origin = ANY(${query.excludeOrigins}::text[]))`);
+  }
+  return select
+    .orderBy('seq')
+    .limit(query.limit + 1)
+    .execute();
+}
+
+/** An organization's last event number and the number through which retention may have removed events. */
+export async function eventHorizon(
+  db: Executor,
+  organizationId: string,
+): Promise<{ lastSeq: number; prunedThrough: number }> {
+  const row = await db
+    .selectFrom('event_counters')
+    .select(['last_seq', 'pruned_through'])
+    .where('organization_id', '=', organizationId)
+    .executeTakeFirst();
+  return { lastSeq: row?.last_seq ?? 0, prunedThrough: row?.pruned_through ?? 0 };
+}
+
+/**
+ * Removes events older than `before`, up to `max` rows, except each record's latest event, which
+ * the change feeds list it by (a record unchanged for a year keeps one event). Every organization
+ * that lost events gets its pruned_through raised, so a reader behind it learns it missed some.
+ * Returns how many it removed.
+ */
+export async function pruneEvents(db: Executor, before: Date, max: number): Promise<number> {
+  const { rows } = await sql<{ removed: number }>`
+    WITH doomed AS (
+      SELECT e.organization_id, e.seq FROM events e
+      WHERE e.occurred_at < ${before}
+        AND NOT EXISTS (
+          SELECT 1 FROM contacts c
+          WHERE e.resource_type = 'contact' AND c.organization_id = e.organization_id
+            AND c.id = e.resource_id AND c.version = e.resource_version)
+        AND NOT EXISTS (
+          SELECT 1 FROM companies c
+          WHERE e.resource_type = 'company' AND c.organization_id = e.organization_id
+            AND c.id = e.resource_id AND c.version = e.resource_version)
+      LIMIT ${max}
+    ), removed AS (
+      DELETE FROM events e USING doomed d
+      WHERE e.organization_id = d.organization_id AND e.seq = d.seq
+      RETURNING e.organization_id, e.seq
+    ), raised AS (
+      UPDATE event_counters c SET pruned_through = greatest(c.pruned_through, r.through)
+      FROM (SELECT organization_id, max(seq) AS through FROM removed GROUP BY organization_id) r
+      WHERE c.organization_id = r.organization_id
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM removed)::integer AS removed, (SELECT count(*) FROM raised) AS raised
+  `.execute(db);
+  return rows[0]?.removed ?? 0;
+}

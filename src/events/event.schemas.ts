@@ -1,0 +1,76 @@
+import { type Static, Type } from 'typebox';
+import { EVENT_TYPES } from './event-types.js';
+
+const ORIGIN_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$';
+
+export const EventSchema = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'Unique; a webhook delivery carries it as `webhook-id`.' }),
+    seq: Type.Integer({
+      minimum: 1,
+      description:
+        "Position in your organization's log, increasing in commit order: once you have seen N, no new event at or below N appears.",
+    }),
+    type: Type.Unsafe<string>({ type: 'string', enum: EVENT_TYPES, description: '`<resource>.<change>`.' }),
+    occurredUtc: Type.String({ format: 'date-time', description: "The change's time, as the record's `updatedUtc`." }),
+    origin: Type.String({
+      description:
+        "Who made the change: the namespace of an upsert by external reference, else X-Change-Origin, else the token's origin, else `api`.",
+    }),
+    resourceId: Type.String({ format: 'uuid' }),
+    changedFields: Type.Array(Type.String(), {
+      description:
+        "The representation's fields whose value the change set (for a creation, every field it set); bookkeeping such as `etag` and `updatedUtc` is left out.",
+    }),
+    data: Type.Union([Type.Ref('Contact'), Type.Ref('Company')], {
+      description: 'The record as it was right after the change.',
+    }),
+  },
+  { $id: 'Event', additionalProperties: false, description: 'One committed change to a contact or a company.' },
+);
+export type Event = Static<typeof EventSchema>;
+
+export const EventListSchema = Type.Object(
+  {
+    data: Type.Array(Type.Ref('Event')),
+    page: Type.Object(
+      {
+        nextAfter: Type.Integer({
+          minimum: 0,
+          description: 'Pass as `after` for the next page; when `hasMore` is false, poll with it later.',
+        }),
+        hasMore: Type.Boolean(),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { $id: 'EventList', additionalProperties: false },
+);
+
+export const EventListQuery = Type.Object(
+  {
+    after: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Events after this `seq`. Absent: from the oldest event kept. Older than what retention keeps: 410, resynchronize.',
+      }),
+    ),
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+    types: Type.Optional(
+      Type.String({
+        maxLength: 500,
+        description: `Comma-separated: ${EVENT_TYPES.join(', ')}, \`contact.*\`, \`company.*\` or \`*\` (the default). Each resource needs its read scope.`,
+      }),
+    ),
+    exclude_origin: Type.Optional(
+      Type.Array(Type.String({ pattern: ORIGIN_PATTERN }), {
+        maxItems: 20,
+        description:
+          'Leave out changes of this origin (repeat the parameter for several): a sync skips its own writes.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type EventListQueryInput = Static<typeof EventListQuery>;
