@@ -11,6 +11,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,6 +21,7 @@ import { sql } from 'kysely';
 import { connectDatabase } from '../src/db/database.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { sequenceAllEvents } from '../src/events/event.repository.js';
 import { encodeCursor } from '../src/http/cursor.js';
 import { createApiToken, createOrganization } from '../src/organizations/organization.service.js';
 import { summarizeProfile } from './profile.js';
@@ -168,7 +170,10 @@ const postgresVersion =
 log(`seeding ${CONTACTS} contacts through SQL…`);
 const organization = await createOrganization(db, { name: `Bench ${new Date().toISOString()}` });
 const orgId = organization.id;
-const { token } = await createApiToken(db, orgId, { name: 'bench' });
+const { token } = await createApiToken(db, orgId, {
+  name: 'bench',
+  scopes: ['contacts.read', 'contacts.write', 'companies.read', 'companies.write', 'webhooks.read', 'webhooks.write'],
+});
 const seedStarted = Date.now();
 const BATCH = 100_000;
 for (let from = 0; from < CONTACTS; from += BATCH) {
@@ -200,6 +205,8 @@ await sql`
   INSERT INTO bench_floor_contacts (organization_id, external_id, first_name, last_name, email)
   SELECT ${orgId}::uuid, 'r' || i, 'First' || i, 'Last' || i, 'c' || i || '@bench.test'
   FROM generate_series(0, ${CONTACTS - 1}::int) AS i`.execute(db);
+// The seed's events (the trigger appended them) get their numbers, as a server would give them.
+await sequenceAllEvents(db);
 await sql`ANALYZE contacts`.execute(db);
 await sql`ANALYZE contact_external_refs`.execute(db);
 await sql`ANALYZE bench_floor_contacts`.execute(db);
@@ -226,11 +233,11 @@ const deepCursors: string[] = [];
 for (let k = 0; k < 32; k += 1) {
   const offset = Math.floor(CONTACTS * (0.5 + (0.4 * k) / 32));
   const row = (
-    await sql<{ x: string; id: string }>`
-      SELECT change_xid::text AS x, id FROM contacts WHERE organization_id = ${orgId}
-      ORDER BY change_xid, id OFFSET ${offset} LIMIT 1`.execute(db)
+    await sql<{ seq: number }>`
+      SELECT seq FROM events WHERE organization_id = ${orgId} AND resource_type = 'contact'
+      ORDER BY seq OFFSET ${offset} LIMIT 1`.execute(db)
   ).rows[0];
-  if (row) deepCursors.push(encodeCursor({ o: orgId, f: 'contacts', x: row.x, i: row.id, s: null, d: false }, secret));
+  if (row) deepCursors.push(encodeCursor({ o: orgId, f: 'contacts', q: row.seq, s: null, d: false }, secret));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +251,24 @@ const serverEnv = {
   LOG_LEVEL: 'warn',
   RATE_LIMIT_PER_MINUTE: '0',
   WEB_CONCURRENCY: String(WORKERS),
+  // The webhook scenario delivers to a receiver in this process, on loopback.
+  WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
 };
+
+// The webhook scenario's endpoint: answers every delivery 204 and counts them.
+const deliveries = { count: 0, last: 0 };
+const receiver = http.createServer((request, response) => {
+  request.resume();
+  request.on('end', () => {
+    deliveries.count += 1;
+    deliveries.last = Date.now();
+    response.writeHead(204).end();
+  });
+});
+await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+const receiverUrl = `http://127.0.0.1:${(receiver.address() as net.AddressInfo).port}/hook`;
+let webhookId: string | null = null;
+const webhookFigures: string[] = [];
 const server = spawn(
   process.execPath,
   [...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []), 'dist/cluster.js'],
@@ -286,6 +310,8 @@ interface Scenario {
   /** Records one request writes (a batch's items); 1 otherwise. */
   records?: number;
   prepare?: (connections: number) => Promise<void>;
+  /** After the measured run: undo what prepare set up, report what the table does not show. */
+  finish?: (connections: number, measuredFrom: number) => Promise<void>;
   requests: (connections: number) => Request[];
 }
 
@@ -295,6 +321,24 @@ interface IfMatchEntry {
 }
 const ifMatchFree: IfMatchEntry[] = [];
 const openCursors: string[] = [];
+
+function upsertUpdateRequests(): Request[] {
+  return [
+    {
+      method: 'PATCH',
+      setupRequest: (request) => {
+        const row = pick(updateRows);
+        counter += 1;
+        return {
+          ...request,
+          path: `/api/v1/network/contacts/external/bench/r${row.i}`,
+          headers: jsonHeaders(),
+          body: JSON.stringify({ firstName: `F${counter}`, lastName: `Last${row.i}`, email: `c${row.i}@bench.test` }),
+        };
+      },
+    },
+  ];
+}
 
 const scenarios: Scenario[] = [
   {
@@ -349,21 +393,51 @@ const scenarios: Scenario[] = [
     name: 'upsert-update',
     target: 'api',
     against: 'floor-upsert',
-    requests: () => [
-      {
-        method: 'PATCH',
-        setupRequest: (request) => {
-          const row = pick(updateRows);
-          counter += 1;
-          return {
-            ...request,
-            path: `/api/v1/network/contacts/external/bench/r${row.i}`,
-            headers: jsonHeaders(),
-            body: JSON.stringify({ firstName: `F${counter}`, lastName: `Last${row.i}`, email: `c${row.i}@bench.test` }),
-          };
-        },
-      },
-    ],
+    requests: upsertUpdateRequests,
+  },
+  {
+    // The same writes while one subscription receives every contact event: what delivering costs the API.
+    name: 'upsert-update-webhook',
+    target: 'api',
+    against: 'floor-upsert',
+    prepare: async () => {
+      // Prepare runs before the warm-up and again before the measured run: count from the latter.
+      deliveries.count = 0;
+      if (webhookId !== null) return;
+      const response = await fetch(`${base}/api/v1/webhooks`, {
+        method: 'POST',
+        headers: jsonHeaders(),
+        body: JSON.stringify({ url: receiverUrl, events: ['contact.*'], description: 'bench' }),
+      });
+      if (response.status !== 201) throw new Error(`webhook not created: ${await response.text()}`);
+      webhookId = ((await response.json()) as { id: string }).id;
+    },
+    finish: async (connections, measuredFrom) => {
+      const atEnd = deliveries.count;
+      const events = Number(
+        (
+          await sql<{ n: string }>`
+            SELECT count(*) AS n FROM events
+            WHERE organization_id = ${orgId} AND occurred_at >= ${new Date(measuredFrom)}`.execute(db)
+        ).rows[0]?.n ?? 0,
+      );
+      // Drain: wait until deliveries stop arriving for a second.
+      for (let quiet = 0; quiet < 10; ) {
+        const before = deliveries.count;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        quiet = deliveries.count === before ? quiet + 1 : 0;
+      }
+      await fetch(`${base}/api/v1/webhooks/${webhookId}`, { method: 'DELETE', headers: authHeaders() });
+      webhookId = null;
+      const seconds = (deliveries.last - measuredFrom) / 1000;
+      webhookFigures.push(
+        `webhook @ ${connections} connection(s): ${deliveries.count} deliveries; ` +
+          `${events} events in the measured run, ${deliveries.count - atEnd} still being delivered when the load stopped; ` +
+          `${Math.round(deliveries.count / Math.max(seconds, 0.001))} deliveries/s until drained`,
+      );
+      deliveries.count = 0;
+    },
+    requests: upsertUpdateRequests,
   },
   {
     name: 'upsert-noop',
@@ -620,7 +694,11 @@ async function measure(scenario: Scenario, connections: number) {
   const pid = (scenario.target === 'api' ? server.pid : floor.pid) as number;
   const nodeBefore = serverCpu(pid);
   const postgresBefore = postgresCpu();
+  const measuredFrom = Date.now();
   const result = await run(url, connections, DURATION, scenario.requests(connections));
+  const nodeAfter = serverCpu(pid);
+  const postgresAfter = postgresCpu();
+  await scenario.finish?.(connections, measuredFrom);
   const records = Math.max(1, result.requests.total * (scenario.records ?? 1));
   const perRecord = (seconds: number) => Math.round((seconds * 1e6) / records);
   if (firstFailure !== null) log(`  first failure: ${firstFailure}`);
@@ -629,8 +707,8 @@ async function measure(scenario: Scenario, connections: number) {
     connections,
     requestsPerSecond: Math.round(result.requests.average),
     recordsPerSecond: Math.round(result.requests.average * (scenario.records ?? 1)),
-    nodeMicrosPerRecord: perRecord(cpuSince(nodeBefore, serverCpu(pid))),
-    postgresMicrosPerRecord: perRecord(cpuSince(postgresBefore, postgresCpu())),
+    nodeMicrosPerRecord: perRecord(cpuSince(nodeBefore, nodeAfter)),
+    postgresMicrosPerRecord: perRecord(cpuSince(postgresBefore, postgresAfter)),
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
@@ -730,6 +808,16 @@ process.stdout.write(
 process.stdout.write(`${format(header)}\n${format(widths.map((width) => '-'.repeat(width)))}\n`);
 for (const line of lines) process.stdout.write(`${format(line)}\n`);
 process.stdout.write(`\nserver RSS after the run: ${finalRss} MB\n`);
+for (const line of webhookFigures) process.stdout.write(`${line}\n`);
+for (const connections of CONNECTIONS) {
+  const plain = rows.find((row) => row.scenario === 'upsert-update' && row.connections === connections);
+  const hooked = rows.find((row) => row.scenario === 'upsert-update-webhook' && row.connections === connections);
+  if (plain && hooked) {
+    process.stdout.write(
+      `upsert-update with one subscription @ ${connections}: ${(hooked.requestsPerSecond / plain.requestsPerSecond).toFixed(2)}× without\n`,
+    );
+  }
+}
 
 const resultsDir = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(resultsDir, { recursive: true });
@@ -739,6 +827,7 @@ process.stdout.write(`results: ${path.relative(ROOT, file)}\n`);
 
 await stop(server);
 await stop(floor);
+receiver.close();
 if (args.profile) {
   const profiles = fs.readdirSync(profileDir).filter((name) => name.endsWith('.cpuprofile'));
   const newest = profiles

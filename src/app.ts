@@ -16,9 +16,9 @@ import { lazyCursorSecret } from './contacts/contact.service.js';
 import { contactBatchRoutes } from './contacts/contact-batch.routes.js';
 import { contactMatchRoutes } from './contacts/contact-match.routes.js';
 import type { Db } from './db/database.js';
-import { EventLog } from './events/event-log.js';
 import { eventRoutes } from './events/event.routes.js';
 import { EventListSchema, EventSchema } from './events/event.schemas.js';
+import { EventLog } from './events/event-log.js';
 import { useOrganizationAuth } from './http/auth.js';
 import type { AuthCache } from './http/auth-cache.js';
 import { FailedAuthLimiter } from './http/auth-failures.js';
@@ -43,6 +43,16 @@ import {
   OrganizationSettingsSchema,
 } from './organizations/organization.schemas.js';
 import { settingsRoutes } from './organizations/settings.routes.js';
+import { webhookRoutes } from './webhooks/webhook.routes.js';
+import {
+  CreatedWebhookSchema,
+  WebhookAttemptListSchema,
+  WebhookAttemptSchema,
+  WebhookListSchema,
+  WebhookReplaySchema,
+  WebhookSchema,
+} from './webhooks/webhook.schemas.js';
+import { WebhookDelivery, type WebhookDeliveryOptions } from './webhooks/webhook-delivery.js';
 
 export interface AppDependencies {
   config: Config;
@@ -53,6 +63,8 @@ export interface AppDependencies {
   authCache?: AuthCache | null;
   /** The database pool (pg.Pool), for the pool gauges at /metrics; absent, they are left out. */
   databasePool?: DatabasePoolStatistics | null;
+  /** The webhook delivery worker's settings (webhooks/webhook-delivery.ts); absent, the production ones. */
+  webhookDelivery?: WebhookDeliveryOptions;
 }
 
 /** Schemas that routes and other schemas refer to by `$id`; the validator and the OpenAPI document share them. */
@@ -77,6 +89,12 @@ export const SHARED_SCHEMAS = [
   ApiTokenSchema,
   CreatedApiTokenSchema,
   ApiTokenListSchema,
+  WebhookSchema,
+  CreatedWebhookSchema,
+  WebhookListSchema,
+  WebhookAttemptSchema,
+  WebhookAttemptListSchema,
+  WebhookReplaySchema,
 ] as const;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -97,6 +115,7 @@ export async function buildApp({
   logger,
   authCache = null,
   databasePool = null,
+  webhookDelivery: webhookDeliveryOptions = {},
 }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: logger ?? createLogger(config),
@@ -159,6 +178,16 @@ export async function buildApp({
   app.decorate('eventLog', eventLog);
   app.addHook('onReady', async () => eventLog.start());
   app.addHook('onClose', async () => eventLog.close());
+  const webhookDelivery = new WebhookDelivery(db, app.log, {
+    allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+    retentionDays: config.eventRetentionDays,
+    enabled: config.webhookDelivery,
+    ...webhookDeliveryOptions,
+  });
+  // Newly numbered events are dispatched at once rather than at the next poll.
+  eventLog.onSequenced(() => webhookDelivery.wake());
+  app.addHook('onReady', async () => webhookDelivery.start());
+  app.addHook('onClose', async () => webhookDelivery.close());
   // A request that wrote answers once its events are numbered: its client then finds the change in
   // GET /events and in the change feeds right away (read-your-writes). A failure here does not undo
   // a committed write; the background pass numbers the events moments later.
@@ -189,6 +218,17 @@ export async function buildApp({
       await network.register(eventRoutes, { db });
     },
     { prefix: '/api/v1/network' },
+  );
+  await app.register(
+    async (api) => {
+      useOrganizationAuth(api, organizationAuth);
+      await api.register(webhookRoutes, {
+        db,
+        delivery: webhookDelivery,
+        allowPrivateNetworks: config.webhookAllowPrivateNetworks,
+      });
+    },
+    { prefix: '/api/v1' },
   );
   return app;
 }

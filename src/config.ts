@@ -44,6 +44,8 @@ export interface Config {
   readonly eventRetentionDays: number;
   /** true lets webhooks target private, loopback and link-local addresses (tests, local development). */
   readonly webhookAllowPrivateNetworks: boolean;
+  /** false: this process sends no webhooks (others on the same database do); API-only processes. */
+  readonly webhookDelivery: boolean;
 }
 
 export class ConfigError extends Error {
@@ -157,5 +159,6 @@ export function loadConfig(env: Env = process.env, cwd: string = process.cwd()):
     metricsToken,
     eventRetentionDays: integer(env, 'EVENT_RETENTION_DAYS', 30, 1, 3650),
     webhookAllowPrivateNetworks: boolean(env, 'WEBHOOK_ALLOW_PRIVATE_NETWORKS', false),
+    webhookDelivery: boolean(env, 'WEBHOOK_DELIVERY', true),
   });
 }

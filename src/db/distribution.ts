@@ -78,6 +78,22 @@ export const TABLE_PLACEMENTS = {
     kind: 'distributed',
     why: "One row per organization: its last event number, advanced by the sequencer with that organization's events.",
   },
+  webhooks: {
+    kind: 'distributed',
+    why:
+      "An organization's subscriptions; the dispatcher joins them to event_counters and events on " +
+      'organization_id to fan events out.',
+  },
+  webhook_deliveries: {
+    kind: 'distributed',
+    why:
+      'Pending deliveries, inserted from events and joined to webhooks on (organization_id, webhook_id). ' +
+      'The delivery workers claim due rows across organizations (a multi-shard query on Citus).',
+  },
+  webhook_attempts: {
+    kind: 'distributed',
+    why: 'The attempt log of a subscription, read per organization and webhook; pruned by age.',
+  },
   kysely_migration: {
     kind: 'coordinator',
     why: 'Which migrations ran. Only the migrator reads it, and migrations (DDL) run on the coordinator.',

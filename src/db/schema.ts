@@ -152,6 +152,60 @@ export interface EventCountersTable {
   pruned_through: ColumnType<number, number | undefined, number>;
 }
 
+export type WebhookDisabledReason = 'manual' | 'endpoint-gone' | 'failing';
+
+export interface WebhooksTable {
+  organization_id: string;
+  id: Generated<string>;
+  url: string;
+  /** Event type patterns (events/event-types.ts). */
+  event_types: string[];
+  /** Lower-case origins whose events are not delivered. */
+  exclude_origins: string[];
+  description: string | null;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  disabled_reason: WebhookDisabledReason | null;
+  /** `whsec_` + base64 key; never leaves the server except in the create and rotate answers. */
+  secret: string;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  failing_since: Timestamp | null;
+  /** bigint, read as a number: the last seq fanned out into deliveries. */
+  dispatched_through: number;
+}
+
+export interface WebhookDeliveriesTable {
+  organization_id: string;
+  webhook_id: string;
+  seq: number;
+  event_id: string;
+  event_type: string;
+  resource_id: string;
+  attempts: ColumnType<number, number | undefined, number>;
+  next_attempt_at: DefaultedTimestamp;
+  lease_until: Timestamp | null;
+  lease_id: string | null;
+  created_at: DefaultedTimestamp;
+}
+
+export type WebhookAttemptOutcome = 'succeeded' | 'retrying' | 'failed';
+
+export interface WebhookAttemptsTable {
+  organization_id: string;
+  webhook_id: string;
+  id: Generated<string>;
+  event_id: string;
+  /** Null for a test event. */
+  seq: number | null;
+  event_type: string;
+  attempt: number;
+  attempted_at: Timestamp;
+  status_code: number | null;
+  duration_ms: number;
+  error: string | null;
+  outcome: WebhookAttemptOutcome;
+}
+
 export interface Database {
   organizations: OrganizationsTable;
   api_tokens: ApiTokensTable;
@@ -164,4 +218,7 @@ export interface Database {
   event_outbox: EventOutboxTable;
   events: EventsTable;
   event_counters: EventCountersTable;
+  webhooks: WebhooksTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
 import { inTransaction } from '../db/transaction.js';
-import { pruneEvents, sequenceAllEvents } from './event.repository.js';
+import { pruneEvents, sequenceAllEvents, vacuumOutbox } from './event.repository.js';
 
 export interface EventLogOptions {
   /** How often a process numbers events on its own: what other processes (or a crashed one) left behind. */
@@ -10,6 +10,8 @@ export interface EventLogOptions {
   retentionDays: number;
   /** How often old events are pruned. */
   pruneIntervalMs?: number;
+  /** How often the outbox is vacuumed (event.repository.ts: vacuumOutbox). */
+  vacuumIntervalMs?: number;
 }
 
 // Events numbered per pass: bounds one pass's transaction; a full pass is followed by another at once.
@@ -32,11 +34,12 @@ export class EventLog {
   #queued: Promise<void> | null = null;
   #timers: NodeJS.Timeout[] = [];
   #pruning = false;
+  readonly #sequencedListeners: Array<() => void> = [];
 
   constructor(db: Db, log: FastifyBaseLogger, options: EventLogOptions) {
     this.#db = db;
     this.#log = log;
-    this.#options = { sequenceIntervalMs: 250, pruneIntervalMs: 10 * 60 * 1000, ...options };
+    this.#options = { sequenceIntervalMs: 250, pruneIntervalMs: 10 * 60 * 1000, vacuumIntervalMs: 10_000, ...options };
   }
 
   start(): void {
@@ -46,9 +49,20 @@ export class EventLog {
     const prune = setInterval(() => {
       this.prune().catch((error: unknown) => this.#log.warn({ err: error }, 'pruning events failed; retrying'));
     }, this.#options.pruneIntervalMs);
+    const vacuum = setInterval(() => {
+      vacuumOutbox(this.#db).catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'vacuuming the event outbox failed'),
+      );
+    }, this.#options.vacuumIntervalMs);
     sequence.unref();
     prune.unref();
-    this.#timers.push(sequence, prune);
+    vacuum.unref();
+    this.#timers.push(sequence, prune, vacuum);
+  }
+
+  /** Calls `listener` after each numbering pass of this process (the webhook worker then dispatches at once). */
+  onSequenced(listener: () => void): void {
+    this.#sequencedListeners.push(listener);
   }
 
   /** Resolves once a pass that started after this call has numbered everything committed before it. */
@@ -66,7 +80,9 @@ export class EventLog {
   }
 
   #startPass(): Promise<void> {
-    const pass = sequenceAllEvents(this.#db, PASS_SIZE);
+    const pass = sequenceAllEvents(this.#db, PASS_SIZE).then((numbered) => {
+      if (numbered > 0) for (const listener of this.#sequencedListeners) listener();
+    });
     const tracked = pass.finally(() => {
       if (this.#running === tracked) this.#running = null;
     });

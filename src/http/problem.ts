@@ -57,6 +57,11 @@ export const problemRegistry = {
     description:
       'Another request with this Idempotency-Key is still running; retry after Retry-After seconds to get its answer.',
   },
+  'webhook-limit-reached': {
+    status: 409,
+    title: 'Webhook limit reached',
+    description: 'Your organization has as many webhooks as it may have; delete one before creating another.',
+  },
   'request-timeout': {
     status: 408,
     title: 'Request timeout',

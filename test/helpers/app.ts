@@ -5,6 +5,7 @@ import { connectDatabase, type DatabaseHandle, type PoolOptions } from '../../sr
 import { migrateToLatest } from '../../src/db/migrate.js';
 import { AUTH_CHANGED_CHANNEL, listen } from '../../src/db/notifications.js';
 import { AuthCache } from '../../src/http/auth-cache.js';
+import type { WebhookDeliveryOptions } from '../../src/webhooks/webhook-delivery.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -27,6 +28,12 @@ export interface TestAppOptions {
   pool?: Partial<PoolOptions>;
   /** Extra routes, added before the app is ready (a test observes an error path through them). */
   routes?: (app: FastifyInstance, database: DatabaseHandle) => void;
+  /**
+   * The webhook delivery worker's settings (a short retry schedule and timeout). Absent, the app
+   * delivers nothing in the background: test files run side by side on one database, and a worker
+   * of another file would otherwise take this file's deliveries and retry them on its own schedule.
+   */
+  webhookDelivery?: WebhookDeliveryOptions;
 }
 
 /** The run's pooler settings, so that a whole test run can go through a pooler by environment alone. */
@@ -90,7 +97,13 @@ export async function createTestApp(env: Record<string, string> = {}, options: T
   if (listener !== null) {
     await Promise.race([listening, new Promise((resolve) => setTimeout(resolve, 10_000))]);
   }
-  const app = await buildApp({ config, db: database.db, authCache, databasePool: database.pool });
+  const app = await buildApp({
+    config,
+    db: database.db,
+    authCache,
+    databasePool: database.pool,
+    webhookDelivery: options.webhookDelivery ?? { enabled: false },
+  });
   options.routes?.(app, database);
   await app.ready();
   return {

@@ -52,7 +52,17 @@ export function startServer(env: Record<string, string>, options: StartOptions =
   const { DATABASE_URL: _url, NODE_TEST_CONTEXT: _context, ...inherited } = process.env;
   const child = spawn(process.execPath, ['--import', 'tsx', options.entry ?? 'src/server.ts'], {
     cwd: ROOT,
-    env: { ...inherited, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ADMIN_TOKEN, ...env },
+    // No webhook worker unless the test asks for one: the servers share the test database with the
+    // webhook tests, whose deliveries a worker here would take and retry on the real schedule.
+    env: {
+      ...inherited,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      ADMIN_TOKEN,
+      WEBHOOK_DELIVERY: 'false',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });

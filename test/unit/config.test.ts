@@ -35,6 +35,7 @@ describe('loadConfig', () => {
       metricsToken: null,
       eventRetentionDays: 30,
       webhookAllowPrivateNetworks: false,
+      webhookDelivery: true,
     });
   });
 
@@ -58,6 +59,7 @@ describe('loadConfig', () => {
         REDIS_URL: 'redis://cache.internal:6379/2',
         EVENT_RETENTION_DAYS: '7',
         WEBHOOK_ALLOW_PRIVATE_NETWORKS: 'true',
+        WEBHOOK_DELIVERY: 'false',
         WEB_CONCURRENCY: '4',
         METRICS_TOKEN: 'a-long-enough-metrics-secret',
       },
@@ -83,6 +85,7 @@ describe('loadConfig', () => {
       metricsToken: 'a-long-enough-metrics-secret',
       eventRetentionDays: 7,
       webhookAllowPrivateNetworks: true,
+      webhookDelivery: false,
     });
   });
 

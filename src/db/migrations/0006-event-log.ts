@@ -62,7 +62,10 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       ${eventColumns},
       -- When the trigger ran: a later write of one record always runs after the earlier one committed.
       recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-      PRIMARY KEY (organization_id, id)
+      -- The order the sequencer takes rows in. It reads through this index, never the whole heap: a
+      -- queue table is mostly dead rows between vacuums (or while a long transaction holds vacuum
+      -- back), and an index scan skips them once they are marked dead.
+      PRIMARY KEY (organization_id, recorded_at, id)
     )
   `.execute(db);
 
@@ -89,6 +92,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     CREATE FUNCTION record_event() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
       new_row jsonb := to_jsonb(NEW);
+      old_row jsonb;
       changed text[];
       kind text;
     BEGIN
@@ -97,9 +101,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         IF NEW.version = OLD.version THEN
           RETURN NULL;
         END IF;
-        SELECT coalesce(array_agg(n.key ORDER BY n.key), '{}') INTO changed
-        FROM jsonb_each(new_row) AS n JOIN jsonb_each(to_jsonb(OLD)) AS o USING (key)
-        WHERE n.value IS DISTINCT FROM o.value;
+        old_row := to_jsonb(OLD);
+        changed := ARRAY(SELECT n.key FROM jsonb_each(new_row) AS n WHERE n.value IS DISTINCT FROM old_row -> n.key);
         kind := CASE
           WHEN OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN 'deleted'
           WHEN OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL THEN 'revived'
@@ -134,16 +137,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   // across every server process; each statement after it takes a fresh snapshot (READ COMMITTED, a
   // volatile function), so it sees the previous pass's commit and everything committed before it.
   await sql`
-    CREATE FUNCTION sequence_events(max_events integer) RETURNS integer LANGUAGE plpgsql AS $$
+    CREATE FUNCTION sequence_events(max_events integer) RETURNS integer LANGUAGE plpgsql
+    -- The outbox must be read through its index (see its primary key); with no statistics yet, or
+    -- stale ones, the planner would pick a scan of the whole heap, dead rows and all.
+    SET enable_seqscan = off SET enable_bitmapscan = off AS $$
     DECLARE
       numbered integer;
     BEGIN
       PERFORM pg_advisory_xact_lock(hashtextextended('contacts-api:sequence-events', 0));
       WITH taken AS (
         DELETE FROM event_outbox o
-        WHERE (o.organization_id, o.id) IN (
-          SELECT organization_id, id FROM event_outbox ORDER BY recorded_at, id LIMIT max_events
-        )
+        WHERE o.ctid = ANY (ARRAY(
+          SELECT ctid FROM event_outbox ORDER BY organization_id, recorded_at, id LIMIT max_events
+        ))
         RETURNING o.*
       ), ordered AS (
         SELECT t.*,

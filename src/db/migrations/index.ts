@@ -5,6 +5,7 @@ import * as idempotencyKeys from './0003-idempotency-keys.js';
 import * as contactProfile from './0004-contact-profile.js';
 import * as contactPhoneKey from './0005-contact-phone-key.js';
 import * as eventLog from './0006-event-log.js';
+import * as webhooks from './0007-webhooks.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -17,4 +18,5 @@ export const migrations: Record<string, Migration> = {
   '0004-contact-profile': contactProfile,
   '0005-contact-phone-key': contactPhoneKey,
   '0006-event-log': eventLog,
+  '0007-webhooks': webhooks,
 };

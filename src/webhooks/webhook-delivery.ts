@@ -1,0 +1,541 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { Webhook as Signer } from 'standardwebhooks';
+import type { Db } from '../db/database.js';
+import { inTransaction } from '../db/transaction.js';
+import { toEvent } from '../events/event.mapper.js';
+import type { EventRow } from '../events/event.repository.js';
+import {
+  type AttemptRecord,
+  type ClaimedDelivery,
+  claimDeliveries,
+  type DeliveryResult,
+  dispatchEvents,
+  findEventsBySeq,
+  insertAttempts,
+  insertTestAttempt,
+  pruneAttempts,
+  recordWebhookHealth,
+  settleDeliveries,
+  type WebhookHealth,
+} from './webhook.repository.js';
+import { DestinationRefusedError, destinationLookup, hostOf, refusedAddressReason } from './webhook-destination.js';
+
+const SECOND = 1_000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/**
+ * When each attempt of a delivery is made, counted from the previous attempt's end: the first at
+ * once, then 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h, 20 h and 24 h later (about 3.1 days in all),
+ * each delay varied by ±20 % so that a recovering endpoint is not hit by every retry at once. A
+ * delivery that fails its last attempt is dropped (logged as failed); replay sends it again.
+ */
+export const WEBHOOK_RETRY_SCHEDULE_MS: readonly number[] = [
+  0,
+  5 * SECOND,
+  5 * MINUTE,
+  30 * MINUTE,
+  2 * HOUR,
+  5 * HOUR,
+  10 * HOUR,
+  14 * HOUR,
+  20 * HOUR,
+  24 * HOUR,
+];
+const JITTER = 0.2;
+/** A webhook whose deliveries have all failed for this long (no success in between) is disabled. */
+export const DISABLE_AFTER_FAILING_MS = 5 * DAY;
+/** The endpoint must answer (status line and headers) within this; any 2xx is a success. */
+export const DEFAULT_TIMEOUT_MS = 10 * SECOND;
+
+export interface WebhookDeliveryOptions {
+  /** false: this process sends nothing in the background (test sends still go). Default true. */
+  enabled?: boolean;
+  /** Delays before each attempt (WEBHOOK_RETRY_SCHEDULE_MS); its length is the number of attempts. */
+  retryScheduleMs?: readonly number[];
+  timeoutMs?: number;
+  /** How often due deliveries are looked for besides the wake-ups after events are numbered. */
+  pollIntervalMs?: number;
+  /** Deliveries this process sends at once, over all webhooks. */
+  maxInFlight?: number;
+  /** Deliveries this process sends at once to one webhook, so a slow endpoint holds few slots. */
+  maxInFlightPerWebhook?: number;
+}
+
+interface Settings extends Required<WebhookDeliveryOptions> {
+  allowPrivateNetworks: boolean;
+  retentionDays: number;
+}
+
+// Past this, a response body is not read further: only the status matters.
+const MAX_RESPONSE_BYTES = 64 * 1024;
+const MAX_ERROR_LENGTH = 500;
+// Webhooks dispatched per statement, and events per webhook: bounds each dispatcher transaction.
+const DISPATCH_WEBHOOKS = 100;
+const DISPATCH_EVENTS = 1_000;
+// Dispatcher statements per pass at most; the next pass (a poll away) continues.
+const DISPATCH_ROUNDS = 10;
+const LEASE_MARGIN_MS = 10 * SECOND;
+const PRUNE_INTERVAL_MS = 10 * MINUTE;
+const PRUNE_BATCH = 10_000;
+// Results kept for recording while the database is unreachable; past this the oldest are dropped
+// (their leases expire and the deliveries are sent again: at least once still holds).
+const MAX_UNRECORDED = 10_000;
+
+export interface HttpOutcome {
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+function describeError(error: unknown): string {
+  let text: string;
+  if (error instanceof TimeoutError || error instanceof DestinationRefusedError) text = error.message;
+  else if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    text = typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  } else text = String(error);
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
+}
+
+/**
+ * POSTs one signed message. Resolves (never rejects) with the status, or with why none came: the
+ * destination refused, a connection error, or the timeout. The connection goes to an address
+ * destinationLookup checked; no connection is reused, so none is kept to an endpoint.
+ */
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  settings: { timeoutMs: number; allowPrivateNetworks: boolean },
+): Promise<HttpOutcome> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (statusCode: number | null, error: string | null) => {
+      if (settled) return;
+      settled = true;
+      resolve({ statusCode, durationMs: Math.round(performance.now() - started), error });
+    };
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      settle(null, 'the URL is not valid');
+      return;
+    }
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      settle(null, 'the URL is not http or https');
+      return;
+    }
+    const host = hostOf(target);
+    // An address in the URL is connected to without a lookup, so it is checked here.
+    if (!settings.allowPrivateNetworks && net.isIP(host) !== 0) {
+      const reason = refusedAddressReason(host);
+      if (reason !== null) {
+        settle(null, `the address ${host}, which ${reason}, may not be a webhook's destination`);
+        return;
+      }
+    }
+    const request = (target.protocol === 'https:' ? https : http).request({
+      method: 'POST',
+      hostname: host,
+      port: target.port === '' ? undefined : Number(target.port),
+      path: `${target.pathname}${target.search}`,
+      headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+      agent: false,
+      lookup: destinationLookup(settings.allowPrivateNetworks),
+    });
+    const timer = setTimeout(
+      () => request.destroy(new TimeoutError(`no answer within ${settings.timeoutMs} ms`)),
+      settings.timeoutMs,
+    );
+    request.on('response', (response) => {
+      settle(response.statusCode ?? null, null);
+      let received = 0;
+      response.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > MAX_RESPONSE_BYTES) request.destroy();
+      });
+      response.on('error', () => {});
+    });
+    request.on('error', (error) => settle(null, describeError(error)));
+    request.on('close', () => clearTimeout(timer));
+    request.end(body);
+  });
+}
+
+export interface WebhookMessage {
+  /** The event id: `webhook-id`, the same on every attempt. */
+  id: string;
+  type: string;
+  timestamp: string;
+  data: unknown;
+}
+
+/** Sends one message as Standard Webhooks has it: signed over `{id}.{timestamp}.{body}`. */
+export async function sendMessage(
+  target: { url: string; secret: string },
+  message: WebhookMessage,
+  settings: { timeoutMs: number; allowPrivateNetworks: boolean },
+): Promise<HttpOutcome> {
+  const body = JSON.stringify({ type: message.type, timestamp: message.timestamp, data: message.data });
+  const now = new Date();
+  const headers = {
+    'content-type': 'application/json',
+    'user-agent': 'contacts-sync-api-webhooks/1',
+    'webhook-id': message.id,
+    'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
+    'webhook-signature': new Signer(target.secret).sign(message.id, now, body),
+  };
+  return post(target.url, headers, body, settings);
+}
+
+export function eventMessage(row: EventRow): WebhookMessage {
+  const event = toEvent(row);
+  return { id: event.id, type: event.type, timestamp: event.occurredUtc, data: event };
+}
+
+export function isSuccess(statusCode: number | null): boolean {
+  return statusCode !== null && statusCode >= 200 && statusCode < 300;
+}
+
+function jittered(delayMs: number): number {
+  return Math.round(delayMs * (1 - JITTER + Math.random() * 2 * JITTER));
+}
+
+interface Settled {
+  attempt: AttemptRecord;
+  delivery: DeliveryResult;
+  /** False when the endpoint was never asked (the event is gone): the webhook's health is not its business. */
+  reachedEndpoint: boolean;
+}
+
+/** Per webhook, what a batch of results says about its endpoint (see recordWebhookHealth). */
+function healthOf(batch: readonly Settled[]): WebhookHealth[] {
+  const byWebhook = new Map<string, WebhookHealth>();
+  const ordered = batch
+    .filter((entry) => entry.reachedEndpoint)
+    .sort((a, b) => a.attempt.attemptedAt.getTime() - b.attempt.attemptedAt.getTime());
+  for (const { attempt } of ordered) {
+    const key = `${attempt.organizationId}/${attempt.webhookId}`;
+    const health = byWebhook.get(key) ?? {
+      organizationId: attempt.organizationId,
+      webhookId: attempt.webhookId,
+      failingSince: null,
+      succeeded: false,
+      gone: false,
+    };
+    if (attempt.outcome === 'succeeded') {
+      health.succeeded = true;
+      health.failingSince = null;
+    } else {
+      health.failingSince ??= attempt.attemptedAt;
+      if (attempt.statusCode === 410) health.gone = true;
+    }
+    byWebhook.set(key, health);
+  }
+  return [...byWebhook.values()];
+}
+
+/**
+ * The process's webhook deliverer. A pass fans newly numbered events out into deliveries
+ * (dispatchEvents), leases due deliveries (claimDeliveries) and sends them concurrently, each on
+ * its own promise, so a slow endpoint occupies its own slots and nothing else: the in-flight caps
+ * bound sockets and memory, and the API's requests never wait for a delivery. Results are recorded
+ * in batches, one transaction for whatever finished while the previous batch was being written.
+ * Passes run when events were numbered in this process (EventLog.onSequenced), when a send
+ * finishes, and on a timer, which also picks up what other processes numbered and the leases of
+ * a process that died. All state that matters is in PostgreSQL; several processes share the work.
+ */
+export class WebhookDelivery {
+  readonly #db: Db;
+  readonly #log: FastifyBaseLogger;
+  readonly #settings: Settings;
+  readonly #leaseMs: number;
+  #started = false;
+  #closed = false;
+  #timers: NodeJS.Timeout[] = [];
+  #passing: Promise<void> | null = null;
+  #passAgain = false;
+  /** Deliveries in flight per webhook id. */
+  readonly #inFlight = new Map<string, number>();
+  readonly #sends = new Set<Promise<void>>();
+  #results: Settled[] = [];
+  #recording: Promise<void> | null = null;
+  #recordAgain = false;
+  #pruning = false;
+
+  constructor(
+    db: Db,
+    log: FastifyBaseLogger,
+    settings: { allowPrivateNetworks: boolean; retentionDays: number } & WebhookDeliveryOptions,
+  ) {
+    this.#db = db;
+    this.#log = log;
+    this.#settings = {
+      enabled: true,
+      retryScheduleMs: WEBHOOK_RETRY_SCHEDULE_MS,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
+      pollIntervalMs: 250,
+      maxInFlight: 64,
+      maxInFlightPerWebhook: 4,
+      ...settings,
+    };
+    if (this.#settings.retryScheduleMs.length === 0) throw new Error('retryScheduleMs needs at least one attempt');
+    // Covers the send and the recording of its result (milliseconds, normally). A lease outliving it
+    // means the process died or stalled, and another takes the delivery again: longer would hold a
+    // killed process's deliveries back for longer, shorter would risk sending an attempt twice.
+    this.#leaseMs = this.#settings.timeoutMs + LEASE_MARGIN_MS;
+  }
+
+  start(): void {
+    if (!this.#settings.enabled || this.#started || this.#closed) return;
+    this.#started = true;
+    const poll = setInterval(() => this.wake(), this.#settings.pollIntervalMs);
+    const prune = setInterval(() => {
+      this.prune().catch((error: unknown) => this.#log.warn({ err: error }, 'pruning webhook attempts failed'));
+    }, PRUNE_INTERVAL_MS);
+    poll.unref();
+    prune.unref();
+    this.#timers.push(poll, prune);
+    this.wake();
+  }
+
+  /** Runs a pass soon: at once, or right after the one running. */
+  wake(): void {
+    if (!this.#started || this.#closed) return;
+    if (this.#passing !== null) {
+      this.#passAgain = true;
+      return;
+    }
+    this.#passing = this.#runPasses().finally(() => {
+      this.#passing = null;
+    });
+  }
+
+  async #runPasses(): Promise<void> {
+    do {
+      this.#passAgain = false;
+      try {
+        await this.#pass();
+      } catch (error) {
+        // The next poll tries again; nothing is lost, as everything is in the database.
+        this.#log.warn({ err: error }, 'webhook delivery pass failed; retrying');
+        return;
+      }
+    } while (this.#passAgain && !this.#closed);
+  }
+
+  async #pass(): Promise<void> {
+    // Results a failed recording left behind.
+    if (this.#results.length > 0) this.#record();
+    for (let round = 0; round < DISPATCH_ROUNDS; round += 1) {
+      const dispatched = await dispatchEvents(this.#db, {
+        maxWebhooks: DISPATCH_WEBHOOKS,
+        maxEvents: DISPATCH_EVENTS,
+        firstDelayMs: jittered(this.#settings.retryScheduleMs[0] ?? 0),
+      });
+      if (dispatched === 0) break;
+    }
+    let inFlight = 0;
+    for (const count of this.#inFlight.values()) inFlight += count;
+    const free = this.#settings.maxInFlight - inFlight;
+    if (free <= 0 || this.#closed) return;
+    const claimed = await claimDeliveries(this.#db, {
+      limit: free,
+      perWebhook: this.#settings.maxInFlightPerWebhook,
+      inFlight: this.#inFlight,
+      leaseMs: this.#leaseMs,
+    });
+    if (claimed.length === 0) return;
+    // A full claim may have left due deliveries behind.
+    if (claimed.length === free) this.#passAgain = true;
+    const events = await findEventsBySeq(this.#db, claimed);
+    for (const delivery of claimed) {
+      this.#send(delivery, events.get(`${delivery.organization_id}/${delivery.seq}`));
+    }
+  }
+
+  #send(delivery: ClaimedDelivery, event: EventRow | undefined): void {
+    const webhookId = delivery.webhook_id;
+    this.#inFlight.set(webhookId, (this.#inFlight.get(webhookId) ?? 0) + 1);
+    const task = this.#attempt(delivery, event)
+      .then((settled) => {
+        this.#results.push(settled);
+        if (this.#results.length > MAX_UNRECORDED) this.#results.splice(0, this.#results.length - MAX_UNRECORDED);
+      })
+      .catch((error: unknown) => this.#log.error({ err: error }, 'webhook delivery attempt failed unexpectedly'))
+      .finally(() => {
+        const left = (this.#inFlight.get(webhookId) ?? 1) - 1;
+        if (left > 0) this.#inFlight.set(webhookId, left);
+        else this.#inFlight.delete(webhookId);
+        this.#sends.delete(task);
+        this.#record();
+      });
+    this.#sends.add(task);
+  }
+
+  async #attempt(delivery: ClaimedDelivery, event: EventRow | undefined): Promise<Settled> {
+    const attemptedAt = new Date();
+    let outcome: HttpOutcome;
+    let reachedEndpoint = false;
+    if (event === undefined) {
+      outcome = { statusCode: null, durationMs: 0, error: 'the event is no longer kept (EVENT_RETENTION_DAYS)' };
+    } else {
+      try {
+        outcome = await sendMessage(
+          { url: delivery.url, secret: delivery.secret },
+          eventMessage(event),
+          this.#settings,
+        );
+        reachedEndpoint = true;
+      } catch (error) {
+        // Never sent (a stored event the mapper cannot read, a secret that is not base64): retried and
+        // dropped on the schedule like any failure, rather than failing the same way forever.
+        this.#log.error({ err: error, webhookId: delivery.webhook_id, seq: delivery.seq }, 'webhook message not sent');
+        outcome = { statusCode: null, durationMs: 0, error: 'the message could not be built; see the server log' };
+      }
+    }
+    const delay = this.#settings.retryScheduleMs[delivery.attempts];
+    const final =
+      event === undefined || isSuccess(outcome.statusCode) || outcome.statusCode === 410 || delay === undefined;
+    return {
+      attempt: {
+        organizationId: delivery.organization_id,
+        webhookId: delivery.webhook_id,
+        eventId: delivery.event_id,
+        seq: delivery.seq,
+        eventType: delivery.event_type,
+        attempt: delivery.attempts,
+        attemptedAt,
+        ...outcome,
+        outcome: isSuccess(outcome.statusCode) ? 'succeeded' : final ? 'failed' : 'retrying',
+      },
+      delivery: {
+        organizationId: delivery.organization_id,
+        webhookId: delivery.webhook_id,
+        seq: delivery.seq,
+        leaseId: delivery.lease_id,
+        nextAttemptAt: final ? null : new Date(Date.now() + jittered(delay)),
+      },
+      reachedEndpoint,
+    };
+  }
+
+  /** Records finished attempts: at once, or right after the batch being written (which this one then joins). */
+  #record(): void {
+    if (this.#recording !== null) {
+      this.#recordAgain = true;
+      return;
+    }
+    this.#recording = (async () => {
+      do {
+        this.#recordAgain = false;
+        await this.#recordBatch();
+      } while (this.#recordAgain && this.#results.length > 0);
+    })()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'recording webhook attempts failed; retrying'))
+      .finally(() => {
+        this.#recording = null;
+        // A delivered event may have been holding back the next one of its resource.
+        this.wake();
+      });
+  }
+
+  async #recordBatch(): Promise<void> {
+    const batch = this.#results.splice(0);
+    if (batch.length === 0) return;
+    try {
+      const disabled = await inTransaction(this.#db, async (trx) => {
+        await insertAttempts(
+          trx,
+          batch.map((entry) => entry.attempt),
+        );
+        await settleDeliveries(
+          trx,
+          batch.map((entry) => entry.delivery),
+        );
+        return recordWebhookHealth(trx, healthOf(batch), DISABLE_AFTER_FAILING_MS);
+      });
+      for (const webhook of disabled) {
+        this.#log.warn(
+          { organizationId: webhook.organization_id, webhookId: webhook.id, reason: webhook.disabled_reason },
+          'webhook disabled',
+        );
+      }
+    } catch (error) {
+      // Kept for the next try; a poll records them if nothing else finishes first.
+      this.#results.unshift(...batch);
+      throw error;
+    }
+  }
+
+  /** Sends a `webhook.test` message now, records the attempt in the webhook's log and returns it. */
+  async sendTest(webhook: { organization_id: string; id: string; url: string; secret: string }) {
+    const attemptedAt = new Date();
+    const id = randomUUID();
+    const outcome = await sendMessage(
+      webhook,
+      {
+        id,
+        type: 'webhook.test',
+        timestamp: attemptedAt.toISOString(),
+        data: { webhookId: webhook.id, message: 'A test delivery, sent by POST /webhooks/{id}/test.' },
+      },
+      this.#settings,
+    );
+    return insertTestAttempt(this.#db, {
+      organizationId: webhook.organization_id,
+      webhookId: webhook.id,
+      eventId: id,
+      seq: null,
+      eventType: 'webhook.test',
+      attempt: 1,
+      attemptedAt,
+      ...outcome,
+      outcome: isSuccess(outcome.statusCode) ? 'succeeded' : 'failed',
+    });
+  }
+
+  /** Removes attempts older than retention; one process at a time. Returns how many. */
+  async prune(now: Date = new Date()): Promise<number> {
+    if (this.#pruning) return 0;
+    this.#pruning = true;
+    try {
+      const before = new Date(now.getTime() - this.#settings.retentionDays * DAY);
+      let total = 0;
+      for (;;) {
+        const removed = await inTransaction(this.#db, (trx) => pruneAttempts(trx, before, PRUNE_BATCH));
+        total += removed;
+        if (removed < PRUNE_BATCH) return total;
+      }
+    } finally {
+      this.#pruning = false;
+    }
+  }
+
+  /** Stops looking for work, lets the sends in flight finish (each within the timeout) and records them. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#timers = [];
+    await this.#passing;
+    await Promise.allSettled([...this.#sends]);
+    await this.#recording;
+    if (this.#results.length > 0) {
+      await this.#recordBatch().catch((error: unknown) =>
+        this.#log.warn({ err: error }, 'recording webhook attempts at shutdown failed; they will be sent again'),
+      );
+    }
+  }
+}

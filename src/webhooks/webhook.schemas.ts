@@ -1,0 +1,168 @@
+import { type Static, Type } from 'typebox';
+import { EVENT_TYPE_PATTERN, EVENT_TYPES } from '../events/event-types.js';
+import { Nullable, Timestamp, Uuid } from '../http/schemas.js';
+
+/** Webhooks an organization may have at once. */
+export const MAX_WEBHOOKS_PER_ORGANIZATION = 20;
+/** Events one replay may cover, so a request queues a bounded amount of work. */
+export const MAX_REPLAY_RANGE = 100_000;
+
+const ORIGIN_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$';
+
+const Url = Type.String({
+  minLength: 1,
+  maxLength: 2048,
+  pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+  description:
+    'Where deliveries are POSTed: http or https, no credentials. Private, loopback and link-local destinations are refused (unless the server allows private networks).',
+});
+
+const Events = Type.Array(Type.String({ pattern: EVENT_TYPE_PATTERN }), {
+  minItems: 1,
+  maxItems: 20,
+  uniqueItems: true,
+  description: `Event types to deliver: ${EVENT_TYPES.join(', ')}, a resource's \`contact.*\` or \`company.*\`, or \`*\`.`,
+});
+
+const ExcludeOrigins = Type.Array(Type.String({ pattern: ORIGIN_PATTERN }), {
+  maxItems: 20,
+  description:
+    "Changes of these origins are not delivered (compared case-insensitively, stored lower-case): a sync subscribes without getting its own writes back. An upsert by external reference has its namespace as origin; other writes X-Change-Origin, the token's origin, or `api`.",
+});
+
+const Description = Nullable(Type.String({ maxLength: 500 }));
+
+export const CreateWebhookBody = Type.Object(
+  {
+    url: Url,
+    events: Events,
+    excludeOrigins: Type.Optional(ExcludeOrigins),
+    description: Type.Optional(Description),
+  },
+  { $id: 'CreateWebhookRequest', additionalProperties: false },
+);
+export type CreateWebhookInput = Static<typeof CreateWebhookBody>;
+
+export const UpdateWebhookBody = Type.Object(
+  {
+    url: Type.Optional(Url),
+    events: Type.Optional(Events),
+    excludeOrigins: Type.Optional(ExcludeOrigins),
+    description: Type.Optional(Description),
+    enabled: Type.Optional(
+      Type.Boolean({
+        description:
+          'false stops deliveries; true resumes them with the events that occur from then on (queued retries continue too). Use replay for what happened in between.',
+      }),
+    ),
+  },
+  {
+    $id: 'UpdateWebhookRequest',
+    additionalProperties: false,
+    description: 'Fields present are set, omitted fields are kept.',
+  },
+);
+export type UpdateWebhookInput = Static<typeof UpdateWebhookBody>;
+
+export const WebhookParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+
+export const WebhookSchema = Type.Object(
+  {
+    id: Uuid,
+    url: Type.String(),
+    events: Type.Array(Type.String()),
+    excludeOrigins: Type.Array(Type.String()),
+    description: Nullable(Type.String()),
+    enabled: Type.Boolean(),
+    disabledReason: Nullable(
+      Type.Unsafe<'manual' | 'endpoint-gone' | 'failing'>({
+        type: 'string',
+        enum: ['manual', 'endpoint-gone', 'failing'],
+        description:
+          '`manual` (PATCH enabled false), `endpoint-gone` (the endpoint answered 410 Gone), `failing` (every delivery failed for 5 days).',
+      }),
+    ),
+    failingSinceUtc: Nullable(
+      Type.String({
+        format: 'date-time',
+        description:
+          'The first failed attempt since the last success; after 5 days of failures the webhook is disabled.',
+      }),
+    ),
+    createdUtc: Timestamp,
+    updatedUtc: Timestamp,
+  },
+  { $id: 'Webhook', additionalProperties: false, description: 'A subscription to events. The secret is not shown.' },
+);
+export type Webhook = Static<typeof WebhookSchema>;
+
+export const CreatedWebhookSchema = Type.Object(
+  {
+    ...WebhookSchema.properties,
+    secret: Type.String({
+      description:
+        'Signs deliveries (Standard Webhooks: `whsec_` + base64 key). Shown only in this answer; keep it, or rotate it to get a new one.',
+    }),
+  },
+  { $id: 'CreatedWebhook', additionalProperties: false },
+);
+export type CreatedWebhook = Static<typeof CreatedWebhookSchema>;
+
+export const WebhookListSchema = Type.Object(
+  { data: Type.Array(Type.Ref('Webhook')) },
+  { $id: 'WebhookList', additionalProperties: false },
+);
+
+export const WebhookAttemptSchema = Type.Object(
+  {
+    id: Uuid,
+    attemptedUtc: Timestamp,
+    eventId: Type.String({ format: 'uuid', description: 'Sent as `webhook-id`, the same on every attempt.' }),
+    seq: Nullable(Type.Integer({ description: "The event's seq; null for a test event." })),
+    eventType: Type.String(),
+    attempt: Type.Integer({ minimum: 1, description: "This event's attempt number at this webhook." }),
+    statusCode: Nullable(Type.Integer({ description: "The endpoint's HTTP status; null when none came back." })),
+    durationMs: Type.Integer({ minimum: 0 }),
+    error: Nullable(Type.String({ description: 'Why no status came back (timeout, connection refused, …).' })),
+    outcome: Type.Unsafe<'succeeded' | 'retrying' | 'failed'>({
+      type: 'string',
+      enum: ['succeeded', 'retrying', 'failed'],
+      description:
+        '`succeeded` (2xx), `retrying` (another attempt is scheduled), `failed` (no attempt follows: the last of the schedule, 410 Gone, or a test).',
+    }),
+  },
+  { $id: 'WebhookAttempt', additionalProperties: false, description: 'One attempt to deliver an event.' },
+);
+export type WebhookAttempt = Static<typeof WebhookAttemptSchema>;
+
+export const WebhookAttemptListSchema = Type.Object(
+  { data: Type.Array(Type.Ref('WebhookAttempt')) },
+  { $id: 'WebhookAttemptList', additionalProperties: false },
+);
+
+export const WebhookAttemptListQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
+  { additionalProperties: false },
+);
+
+export const ReplayWebhookBody = Type.Object(
+  {
+    fromSeq: Type.Integer({ minimum: 1, description: 'First event (seq) to send again.' }),
+    toSeq: Type.Integer({
+      minimum: 1,
+      description: `Last event (seq) to send again; at most ${MAX_REPLAY_RANGE} events.`,
+    }),
+  },
+  { $id: 'ReplayWebhookRequest', additionalProperties: false },
+);
+export type ReplayWebhookInput = Static<typeof ReplayWebhookBody>;
+
+export const WebhookReplaySchema = Type.Object(
+  {
+    queued: Type.Integer({
+      minimum: 0,
+      description: "Events of the range that are still kept and match the webhook's filters, now queued.",
+    }),
+  },
+  { $id: 'WebhookReplay', additionalProperties: false },
+);
