@@ -135,19 +135,16 @@ export function softDeleteCompany(
 /** The company change feed, in the order of each company's latest event; see listContacts. */
 export async function listCompanies(db: Executor, organizationId: string, options: FeedFilter) {
   let query = db
-    .selectFrom('events as e')
+    .selectFrom('feed_positions as p')
     .innerJoin('companies', (join) =>
-      join
-        .onRef('companies.organization_id', '=', 'e.organization_id')
-        .onRef('companies.id', '=', 'e.resource_id')
-        .onRef('companies.version', '=', 'e.resource_version'),
+      join.onRef('companies.organization_id', '=', 'p.organization_id').onRef('companies.id', '=', 'p.resource_id'),
     )
     .selectAll('companies')
-    .select('e.seq as feed_seq')
-    .where('e.organization_id', '=', organizationId)
-    .where('e.resource_type', '=', 'company');
-  if (options.after !== null) query = query.where('e.seq', '>', options.after.seq);
-  if (options.updatedSince !== null) query = query.where('companies.updated_at', '>=', options.updatedSince);
+    .select('p.seq as feed_seq')
+    .where('p.organization_id', '=', organizationId)
+    .where('p.resource_type', '=', 'company');
+  if (options.after !== null) query = query.where('p.seq', '>', options.after.seq);
+  if (options.updatedSince !== null) query = query.where('p.updated_at', '>=', options.updatedSince);
   if (!options.includeDeleted) query = query.where('companies.deleted_at', 'is', null);
-  return (await db.executeQuery(prepared(query.orderBy('e.seq').limit(options.limit + 1)))).rows;
+  return (await db.executeQuery(prepared(query.orderBy('p.seq').limit(options.limit + 1)))).rows;
 }

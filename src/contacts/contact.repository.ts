@@ -317,28 +317,25 @@ export type FeedContactRow = ContactRow & { feed_seq: number };
 
 /**
  * One page of the change feed: contacts in the order of their latest event (events/, migration
- * 0006). Events are numbered after they commit, in an order no later event can undercut, so a
- * cursor never moves past a change that shows up behind it. A contact changed again since an event
- * was numbered no longer matches that event's version and appears at its newer one instead.
+ * 0006: feed_positions). Events are numbered after they commit, in an order no later event can
+ * undercut, so a cursor never moves past a change that shows up behind it; a contact changed again
+ * moves to its newer number.
  */
 export async function listContacts(db: Executor, organizationId: string, options: FeedFilter) {
   let query = db
-    .selectFrom('events as e')
+    .selectFrom('feed_positions as p')
     .innerJoin('contacts', (join) =>
-      join
-        .onRef('contacts.organization_id', '=', 'e.organization_id')
-        .onRef('contacts.id', '=', 'e.resource_id')
-        .onRef('contacts.version', '=', 'e.resource_version'),
+      join.onRef('contacts.organization_id', '=', 'p.organization_id').onRef('contacts.id', '=', 'p.resource_id'),
     )
     .selectAll('contacts')
     .select(companies)
-    .select('e.seq as feed_seq')
-    .where('e.organization_id', '=', organizationId)
-    .where('e.resource_type', '=', 'contact');
-  if (options.after !== null) query = query.where('e.seq', '>', options.after.seq);
-  if (options.updatedSince !== null) query = query.where('contacts.updated_at', '>=', options.updatedSince);
+    .select('p.seq as feed_seq')
+    .where('p.organization_id', '=', organizationId)
+    .where('p.resource_type', '=', 'contact');
+  if (options.after !== null) query = query.where('p.seq', '>', options.after.seq);
+  if (options.updatedSince !== null) query = query.where('p.updated_at', '>=', options.updatedSince);
   if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
-  const compiled = prepared(query.orderBy('e.seq').limit(options.limit + 1));
+  const compiled = prepared(query.orderBy('p.seq').limit(options.limit + 1));
   return (await db.executeQuery(compiled)).rows as FeedContactRow[];
 }
 

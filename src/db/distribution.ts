@@ -74,6 +74,10 @@ export const TABLE_PLACEMENTS = {
     kind: 'distributed',
     why: 'Read per organization in seq order and joined to contacts and companies by the change feeds.',
   },
+  feed_positions: {
+    kind: 'distributed',
+    why: 'One row per record, joined to contacts and companies by the change feeds on (organization_id, id).',
+  },
   event_counters: {
     kind: 'distributed',
     why: "One row per organization: its last event number, advanced by the sequencer with that organization's events.",

@@ -138,12 +138,21 @@ interface EventColumns {
 }
 
 export interface EventOutboxTable extends EventColumns {
-  recorded_at: DefaultedTimestamp;
+  recorded: Generated<string>;
 }
 
 export interface EventsTable extends EventColumns {
   /** bigint, read as a number (database.ts). */
   seq: number;
+}
+
+export interface FeedPositionsTable {
+  organization_id: string;
+  resource_type: EventResourceType;
+  resource_id: string;
+  /** The number of the record's latest event. */
+  seq: number;
+  updated_at: Timestamp;
 }
 
 export interface EventCountersTable {
@@ -218,6 +227,7 @@ export interface Database {
   event_outbox: EventOutboxTable;
   events: EventsTable;
   event_counters: EventCountersTable;
+  feed_positions: FeedPositionsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

@@ -34,6 +34,7 @@ export class EventLog {
   #queued: Promise<void> | null = null;
   #timers: NodeJS.Timeout[] = [];
   #pruning = false;
+  readonly #bounded = new WeakMap<Promise<void>, Promise<void>>();
   readonly #sequencedListeners: Array<() => void> = [];
 
   constructor(db: Db, log: FastifyBaseLogger, options: EventLogOptions) {
@@ -77,6 +78,33 @@ export class EventLog {
       });
     this.#queued = queued;
     return queued;
+  }
+
+  /**
+   * flush(), resolving after `ms` at most: a request's answer must not hang on a struggling
+   * database once its own write committed. One timer per pass, shared by the requests waiting on it.
+   */
+  flushWithin(ms: number): Promise<void> {
+    const pass = this.flush();
+    let bounded = this.#bounded.get(pass);
+    if (bounded === undefined) {
+      bounded = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(resolve, ms);
+        timer.unref();
+        pass.then(
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        );
+      });
+      this.#bounded.set(pass, bounded);
+    }
+    return bounded;
   }
 
   #startPass(): Promise<void> {

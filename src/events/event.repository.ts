@@ -75,28 +75,17 @@ export async function eventHorizon(
 }
 
 /**
- * Removes events older than `before`, up to `max` rows, except each record's latest event, which
- * the change feeds list it by (a record unchanged for a year keeps one event). Every organization
- * that lost events gets its pruned_through raised, so a reader behind it learns it missed some.
- * Returns how many it removed.
+ * Removes up to `max` of the oldest events older than `before` (the change feeds do not need them:
+ * they page by feed_positions). Every organization that lost events gets its pruned_through raised,
+ * in the same statement, so a reader behind it learns it missed some. Returns how many it removed.
  */
 export async function pruneEvents(db: Executor, before: Date, max: number): Promise<number> {
   const { rows } = await sql<{ removed: number }>`
-    WITH doomed AS (
-      SELECT e.organization_id, e.seq FROM events e
-      WHERE e.occurred_at < ${before}
-        AND NOT EXISTS (
-          SELECT 1 FROM contacts c
-          WHERE e.resource_type = 'contact' AND c.organization_id = e.organization_id
-            AND c.id = e.resource_id AND c.version = e.resource_version)
-        AND NOT EXISTS (
-          SELECT 1 FROM companies c
-          WHERE e.resource_type = 'company' AND c.organization_id = e.organization_id
-            AND c.id = e.resource_id AND c.version = e.resource_version)
-      LIMIT ${max}
-    ), removed AS (
-      DELETE FROM events e USING doomed d
-      WHERE e.organization_id = d.organization_id AND e.seq = d.seq
+    WITH removed AS (
+      DELETE FROM events e
+      WHERE e.ctid = ANY (ARRAY(
+        SELECT ctid FROM events WHERE occurred_at < ${before} ORDER BY occurred_at LIMIT ${max}
+      ))
       RETURNING e.organization_id, e.seq
     ), raised AS (
       UPDATE event_counters c SET pruned_through = greatest(c.pruned_through, r.through)

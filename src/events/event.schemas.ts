@@ -52,6 +52,7 @@ export const EventListQuery = Type.Object(
     after: Type.Optional(
       Type.Integer({
         minimum: 0,
+        maximum: Number.MAX_SAFE_INTEGER,
         description:
           'Events after this `seq`. Absent: from the oldest event kept. Older than what retention keeps: 410, resynchronize.',
       }),

@@ -11,6 +11,14 @@ export interface EventPage {
   hasMore: boolean;
 }
 
+function expired(after: number, prunedThrough: number, lastSeq: number): AppError {
+  return new AppError(
+    'events-expired',
+    `Events after ${after} are no longer all kept (retention removed events through ${prunedThrough}).`,
+    { resumeAfter: lastSeq },
+  );
+}
+
 /**
  * A page of the organization's event log. Every type asked for needs its resource's read scope;
  * without `types`, the token reads the resources it has the scope for.
@@ -26,11 +34,7 @@ export async function readEvents(db: Db, auth: AuthContext, query: EventListQuer
 
   const horizon = await eventHorizon(db, auth.organizationId);
   if (query.after !== undefined && query.after < horizon.prunedThrough) {
-    throw new AppError(
-      'events-expired',
-      `Events after ${query.after} are no longer all kept (retention removed events through ${horizon.prunedThrough}).`,
-      { resumeAfter: horizon.lastSeq },
-    );
+    throw expired(query.after, horizon.prunedThrough, horizon.lastSeq);
   }
   const after = query.after ?? horizon.prunedThrough;
   const fetched = await listEvents(db, auth.organizationId, {
@@ -39,6 +43,12 @@ export async function readEvents(db: Db, auth: AuthContext, query: EventListQuer
     types,
     excludeOrigins: (query.exclude_origin ?? []).map((origin) => origin.toLowerCase()),
   });
+  // Retention may have removed events after `after` between the two reads: the page must not hide
+  // that. (Without `after` the client asked for the oldest events kept, which these still are.)
+  if (query.after !== undefined) {
+    const { prunedThrough } = await eventHorizon(db, auth.organizationId);
+    if (query.after < prunedThrough) throw expired(query.after, prunedThrough, horizon.lastSeq);
+  }
   const hasMore = fetched.length > query.limit;
   const rows = hasMore ? fetched.slice(0, query.limit) : fetched;
   const last = rows.at(-1)?.seq;

@@ -20,7 +20,14 @@ export function findOrganizationById(db: Executor, organizationId: string) {
 
 /** Row-locks the organization so concurrent settings patches apply one after the other. */
 export function findOrganizationForUpdate(db: Transaction<Database>, organizationId: string) {
-  return db.selectFrom('organizations').selectAll().where('id', '=', organizationId).forUpdate().executeTakeFirst();
+  // NO KEY UPDATE: serializes settings changes without blocking the foreign-key checks (KEY SHARE)
+  // of writes that insert rows of the organization meanwhile.
+  return db
+    .selectFrom('organizations')
+    .selectAll()
+    .where('id', '=', organizationId)
+    .forNoKeyUpdate()
+    .executeTakeFirst();
 }
 
 export function updateOrganization(

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../../src/db/schema.js';
 import { type Response, request } from './app.js';
 import type { TestOrganization } from './factories.js';
 
@@ -159,4 +161,29 @@ export function assertContactShape(contact: Json, response?: Response): void {
   assert.equal(typeof contact.blocked, 'boolean');
   assert.match(contact.etag, /^W\/".+"$/);
   if (response !== undefined) assert.equal(response.headers.etag, contact.etag);
+}
+
+/**
+ * Sets records' updated_at behind the API's back (to make timestamps collide), with the copy the
+ * change feed filters updated_since on (feed_positions, kept by the event sequencer).
+ */
+export async function stampUpdatedAt(
+  db: Kysely<Database>,
+  table: 'contacts' | 'companies',
+  organizationId: string,
+  stamp: Date,
+  ids?: readonly string[],
+): Promise<void> {
+  let records = db.updateTable(table).set({ updated_at: stamp }).where('organization_id', '=', organizationId);
+  let positions = db
+    .updateTable('feed_positions')
+    .set({ updated_at: stamp })
+    .where('organization_id', '=', organizationId)
+    .where('resource_type', '=', table === 'contacts' ? 'contact' : 'company');
+  if (ids !== undefined) {
+    records = records.where('id', 'in', [...ids]);
+    positions = positions.where('resource_id', 'in', [...ids]);
+  }
+  await records.execute();
+  await positions.execute();
 }

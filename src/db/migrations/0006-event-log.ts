@@ -14,8 +14,8 @@ import { type Kysely, sql } from 'kysely';
  * horizon, so a long transaction elsewhere in the cluster delays nothing (the change feeds used to
  * wait for the oldest running transaction of the whole cluster).
  *
- * The change feeds (GET /contacts, GET /companies) page through the same numbers: a record appears
- * at its latest event (the one carrying its current version), so they inherit the ordering.
+ * The change feeds (GET /contacts, GET /companies) page through the same numbers: the sequencer
+ * keeps each record's latest one in feed_positions, so the feeds inherit the ordering.
  *
  * What changed is found generically: the trigger diffs the old and new row as jsonb and keeps the
  * names of the columns that differ; the application maps columns to representation fields when it
@@ -45,7 +45,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   const eventColumns = sql.raw(`
       resource_type text NOT NULL CHECK (resource_type IN ('contact', 'company')),
       resource_id uuid NOT NULL,
-      -- The record's version after the change: the change feeds join on it to find a record's latest event.
+      -- The record's version after the change.
       resource_version integer NOT NULL,
       type text NOT NULL,
       origin text NOT NULL,
@@ -55,33 +55,60 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       -- The row right after the change, with the companies a contact showed then.
       data jsonb NOT NULL`);
 
+  // No foreign keys to organizations on the event tables: the check would lock the organization's
+  // row (FOR KEY SHARE) in every write and every sequencer pass, one hot row for all of a tenant's
+  // writers. The API deletes no organization; an operator who does deletes its rows here too.
+  //
+  // The order in which the trigger ran, from a sequence rather than the clock: a later write of one
+  // record runs after the earlier one committed, so it always draws a larger number, whatever the
+  // wall clock does meanwhile.
+  await sql`CREATE SEQUENCE event_outbox_recorded`.execute(db);
   await sql`
     CREATE TABLE event_outbox (
-      organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+      organization_id uuid NOT NULL,
       id uuid NOT NULL DEFAULT gen_random_uuid(),
       ${eventColumns},
-      -- When the trigger ran: a later write of one record always runs after the earlier one committed.
-      recorded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+      recorded bigint NOT NULL DEFAULT nextval('event_outbox_recorded'),
       -- The order the sequencer takes rows in. It reads through this index, never the whole heap: a
       -- queue table is mostly dead rows between vacuums (or while a long transaction holds vacuum
       -- back), and an index scan skips them once they are marked dead.
-      PRIMARY KEY (organization_id, recorded_at, id)
+      PRIMARY KEY (organization_id, recorded, id)
     )
   `.execute(db);
 
   await sql`
     CREATE TABLE events (
-      organization_id uuid NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+      organization_id uuid NOT NULL,
       seq bigint NOT NULL,
       id uuid NOT NULL,
       ${eventColumns},
       PRIMARY KEY (organization_id, seq)
     )
   `.execute(db);
+  // Retention removes events by age, across organizations, a batch at a time.
+  await sql`CREATE INDEX events_occurred_at ON events (occurred_at)`.execute(db);
+
+  // Where each record stands in its change feed: the number of its latest event. The feeds page
+  // through this (one row per record), not through the log, where a record changed a hundred times
+  // would have a hundred entries to skip. updated_at serves updated_since.
+  await sql`
+    CREATE TABLE feed_positions (
+      organization_id uuid NOT NULL,
+      resource_type text NOT NULL CHECK (resource_type IN ('contact', 'company')),
+      resource_id uuid NOT NULL,
+      seq bigint NOT NULL,
+      updated_at timestamptz NOT NULL,
+      PRIMARY KEY (organization_id, resource_type, resource_id)
+    )
+  `.execute(db);
+  await sql`CREATE INDEX feed_positions_order ON feed_positions (organization_id, resource_type, seq)`.execute(db);
+  await sql`CREATE INDEX feed_positions_updated_at ON feed_positions (organization_id, resource_type, updated_at)`.execute(
+    db,
+  );
 
   await sql`
     CREATE TABLE event_counters (
-      organization_id uuid NOT NULL PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+      organization_id uuid NOT NULL PRIMARY KEY,
       last_seq bigint NOT NULL,
       -- Events at or below this number may have been removed by retention: a reader behind it must resync.
       pruned_through bigint NOT NULL DEFAULT 0
@@ -103,9 +130,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         END IF;
         old_row := to_jsonb(OLD);
         changed := ARRAY(SELECT n.key FROM jsonb_each(new_row) AS n WHERE n.value IS DISTINCT FROM old_row -> n.key);
+        -- A change to a deleted record (a reference moving to the record that replaces it) is still
+        -- a deletion to a consumer: reported as updated, a sync would bring the record back.
         kind := CASE
-          WHEN OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN 'deleted'
-          WHEN OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL THEN 'revived'
+          WHEN NEW.deleted_at IS NOT NULL THEN 'deleted'
+          WHEN OLD.deleted_at IS NOT NULL THEN 'revived'
           ELSE 'updated' END;
       ELSE
         kind := 'created';
@@ -148,12 +177,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       WITH taken AS (
         DELETE FROM event_outbox o
         WHERE o.ctid = ANY (ARRAY(
-          SELECT ctid FROM event_outbox ORDER BY organization_id, recorded_at, id LIMIT max_events
+          SELECT ctid FROM event_outbox ORDER BY organization_id, recorded, id LIMIT max_events
         ))
         RETURNING o.*
       ), ordered AS (
         SELECT t.*,
-               row_number() OVER (PARTITION BY t.organization_id ORDER BY t.recorded_at, t.id) AS n,
+               row_number() OVER (PARTITION BY t.organization_id ORDER BY t.recorded, t.id) AS n,
                count(*) OVER (PARTITION BY t.organization_id) AS taken_count
         FROM taken t
       ), counted AS (
@@ -168,6 +197,15 @@ export async function up(db: Kysely<unknown>): Promise<void> {
         SELECT o.organization_id, c.last_seq - o.taken_count + o.n, o.id, o.resource_type, o.resource_id,
                o.resource_version, o.type, o.origin, o.occurred_at, o.changed_columns, o.data
         FROM ordered o JOIN counted c USING (organization_id)
+        RETURNING organization_id, resource_type, resource_id, seq, occurred_at
+      ), positioned AS (
+        INSERT INTO feed_positions AS p (organization_id, resource_type, resource_id, seq, updated_at)
+        SELECT DISTINCT ON (organization_id, resource_type, resource_id)
+               organization_id, resource_type, resource_id, seq, occurred_at
+        FROM inserted
+        ORDER BY organization_id, resource_type, resource_id, seq DESC
+        ON CONFLICT (organization_id, resource_type, resource_id)
+        DO UPDATE SET seq = excluded.seq, updated_at = excluded.updated_at
         RETURNING 1
       )
       SELECT count(*) INTO numbered FROM inserted;
@@ -176,16 +214,16 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     $$
   `.execute(db);
 
-  // The old feed's order as a recording time before any live write's, which the sequencer numbers by.
+  // The old feed's order as recording numbers below any live write's, which the sequencer numbers by.
   const FEED_ORDER = sql.raw(
-    `timestamptz '1970-01-01' + row_number() OVER (PARTITION BY c.organization_id ORDER BY c.change_xid, c.id) * interval '1 microsecond'`,
+    `row_number() OVER (PARTITION BY c.organization_id ORDER BY c.change_xid, c.id) - 9223372036854775807`,
   );
   // Records written before the log existed get one event each (their last change), numbered in the
   // order the old change feed listed them, so the feeds keep listing them.
   await sql`
     INSERT INTO event_outbox
       (organization_id, resource_type, resource_id, resource_version, type, origin, occurred_at, changed_columns, data,
-       recorded_at)
+       recorded)
     SELECT c.organization_id, 'contact', c.id, c.version, 'contact.' || c.change_type, c.change_origin, c.updated_at,
            CASE WHEN c.change_type = 'created' THEN NULL ELSE '{}'::text[] END,
            to_jsonb(c) || jsonb_build_object('companies', contact_companies(c.organization_id, c.connections)),
@@ -195,7 +233,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`
     INSERT INTO event_outbox
       (organization_id, resource_type, resource_id, resource_version, type, origin, occurred_at, changed_columns, data,
-       recorded_at)
+       recorded)
     SELECT c.organization_id, 'company', c.id, c.version,
            CASE WHEN c.deleted_at IS NOT NULL THEN 'company.deleted'
                 WHEN c.version = 1 THEN 'company.created' ELSE 'company.updated' END,

@@ -11,6 +11,7 @@ import {
   type Json,
   listUntil,
   newCompany,
+  stampUpdatedAt,
 } from '../../helpers/contacts.js';
 import { newOrganization, type TestOrganization } from '../../helpers/factories.js';
 
@@ -49,11 +50,7 @@ describe('GET /companies (change feed)', () => {
   it('pages with limit and nextCursor without skips or repeats, also over equal timestamps', async () => {
     const { org, api, created } = await orgWithCompanies(5);
     const stamp = new Date('2031-01-01T00:00:00.000Z');
-    await t.database.db
-      .updateTable('companies')
-      .set({ updated_at: stamp })
-      .where('organization_id', '=', org.id)
-      .execute();
+    await stampUpdatedAt(t.database.db, 'companies', org.id, stamp);
     const pages = await allPages(api, `${COMPANIES}?limit=2`, `${COMPANIES}?limit=2`);
     assert.deepEqual(
       pages.map((page) => page.page.pageSize),

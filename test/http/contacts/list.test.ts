@@ -10,6 +10,7 @@ import {
   type Json,
   listUntil,
   newContact,
+  stampUpdatedAt,
 } from '../../helpers/contacts.js';
 import { newOrganization, type TestOrganization } from '../../helpers/factories.js';
 
@@ -99,26 +100,20 @@ describe('GET /contacts (change feed)', () => {
     const older = created.slice(0, 2);
     const same = created.slice(2);
     const stamp = new Date('2030-01-02T03:04:05.678Z');
-    await t.database.db
-      .updateTable('contacts')
-      .set({ updated_at: new Date('2030-01-02T03:04:05.677Z') })
-      .where('organization_id', '=', org.id)
-      .where(
-        'id',
-        'in',
-        older.map((contact) => contact.id),
-      )
-      .execute();
-    await t.database.db
-      .updateTable('contacts')
-      .set({ updated_at: stamp })
-      .where('organization_id', '=', org.id)
-      .where(
-        'id',
-        'in',
-        same.map((contact) => contact.id),
-      )
-      .execute();
+    await stampUpdatedAt(
+      t.database.db,
+      'contacts',
+      org.id,
+      new Date('2030-01-02T03:04:05.677Z'),
+      older.map((contact) => contact.id),
+    );
+    await stampUpdatedAt(
+      t.database.db,
+      'contacts',
+      org.id,
+      stamp,
+      same.map((contact) => contact.id),
+    );
     const first = `${CONTACTS}?limit=2&updated_since=${encodeURIComponent(stamp.toISOString())}`;
     const pages = await allPages(api, first, `${CONTACTS}?limit=2`);
     assert.deepEqual(
@@ -132,11 +127,7 @@ describe('GET /contacts (change feed)', () => {
 
   it('accepts the same updated_since again with each cursor, in any ISO 8601 form', async () => {
     const { org, api, created } = await orgWithContacts(3);
-    await t.database.db
-      .updateTable('contacts')
-      .set({ updated_at: new Date('2030-05-06T07:08:09Z') })
-      .where('organization_id', '=', org.id)
-      .execute();
+    await stampUpdatedAt(t.database.db, 'contacts', org.id, new Date('2030-05-06T07:08:09Z'));
     for (const since of ['2030-05-06T07:08:09Z', '2030-05-06T09:08:09+02:00', '2030-05-06T07:08:09.000Z']) {
       const query = `${CONTACTS}?limit=1&updated_since=${encodeURIComponent(since)}`;
       const pages = await allPages(api, query, query);
