@@ -12,6 +12,7 @@ import {
   type AttemptRecord,
   type ClaimedDelivery,
   claimDeliveries,
+  type DeliveryKey,
   type DeliveryResult,
   dispatchEvents,
   findEventsBySeq,
@@ -19,6 +20,7 @@ import {
   insertTestAttempt,
   pruneAttempts,
   recordWebhookHealth,
+  renewLeases,
   settleDeliveries,
   type WebhookHealth,
 } from './webhook.repository.js';
@@ -65,6 +67,8 @@ export interface WebhookDeliveryOptions {
   maxInFlight?: number;
   /** Deliveries this process sends at once to one webhook, so a slow endpoint holds few slots. */
   maxInFlightPerWebhook?: number;
+  /** DNS servers (`address` or `address:port`) that resolve endpoint hosts; empty: the system's. */
+  dnsServers?: readonly string[];
 }
 
 interface Settings extends Required<WebhookDeliveryOptions> {
@@ -80,12 +84,28 @@ const DISPATCH_WEBHOOKS = 100;
 const DISPATCH_EVENTS = 1_000;
 // Dispatcher statements per pass at most; the next pass (a poll away) continues.
 const DISPATCH_ROUNDS = 10;
-const LEASE_MARGIN_MS = 10 * SECOND;
+// A claimed delivery's lease. It lasts the timeout plus LEASE_MARGIN_MS, and the process renews it
+// every LEASE_RENEW_MS for as long as it holds the delivery (sending it, or keeping its result until
+// it is recorded), so pool waits and slow recordings do not outlast it. A killed process renews
+// nothing: its deliveries are taken again once the margin past the timeout has gone by.
+const LEASE_MARGIN_MS = 15 * SECOND;
+const LEASE_RENEW_MS = 5 * SECOND;
+// A delivery is sent only while its lease still covers the timeout and this much more: one sent
+// later could outlast the lease should renewals stop (the database out of reach), and another
+// process would send it too. It is given back instead, unattempted.
+const SEND_LEASE_RESERVE_MS = 5 * SECOND;
 const PRUNE_INTERVAL_MS = 10 * MINUTE;
 const PRUNE_BATCH = 10_000;
 // Results kept for recording while the database is unreachable; past this the oldest are dropped
 // (their leases expire and the deliveries are sent again: at least once still holds).
 const MAX_UNRECORDED = 10_000;
+
+/** What a send needs to know: its time budget, and which destinations it may reach and how it finds them. */
+export interface SendSettings {
+  timeoutMs: number;
+  allowPrivateNetworks: boolean;
+  dnsServers?: readonly string[];
+}
 
 export interface HttpOutcome {
   statusCode: number | null;
@@ -116,7 +136,7 @@ function post(
   url: string,
   headers: Record<string, string>,
   body: string,
-  settings: { timeoutMs: number; allowPrivateNetworks: boolean },
+  settings: SendSettings,
 ): Promise<HttpOutcome> {
   const started = performance.now();
   return new Promise((resolve) => {
@@ -153,7 +173,11 @@ function post(
       path: `${target.pathname}${target.search}`,
       headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
       agent: false,
-      lookup: destinationLookup(settings.allowPrivateNetworks),
+      lookup: destinationLookup({
+        allowPrivateNetworks: settings.allowPrivateNetworks,
+        budgetMs: settings.timeoutMs,
+        servers: settings.dnsServers ?? [],
+      }),
     });
     const timer = setTimeout(
       () => request.destroy(new TimeoutError(`no answer within ${settings.timeoutMs} ms`)),
@@ -186,7 +210,7 @@ export interface WebhookMessage {
 export async function sendMessage(
   target: { url: string; secret: string },
   message: WebhookMessage,
-  settings: { timeoutMs: number; allowPrivateNetworks: boolean },
+  settings: SendSettings,
 ): Promise<HttpOutcome> {
   const body = JSON.stringify({ type: message.type, timestamp: message.timestamp, data: message.data });
   const now = new Date();
@@ -209,12 +233,31 @@ export function isSuccess(statusCode: number | null): boolean {
   return statusCode !== null && statusCode >= 200 && statusCode < 300;
 }
 
+function keyOf(delivery: ClaimedDelivery): DeliveryKey {
+  return {
+    organizationId: delivery.organization_id,
+    webhookId: delivery.webhook_id,
+    seq: delivery.seq,
+    leaseId: delivery.lease_id,
+  };
+}
+
+function heldId(key: DeliveryKey): string {
+  return `${key.organizationId}/${key.webhookId}/${key.seq}/${key.leaseId}`;
+}
+
+/** A claimed delivery given back unattempted. */
+function released(delivery: ClaimedDelivery): Settled {
+  return { attempt: null, delivery: { ...keyOf(delivery), kind: 'release' }, reachedEndpoint: false };
+}
+
 function jittered(delayMs: number): number {
   return Math.round(delayMs * (1 - JITTER + Math.random() * 2 * JITTER));
 }
 
 interface Settled {
-  attempt: AttemptRecord;
+  /** Null when the delivery was given back unattempted. */
+  attempt: AttemptRecord | null;
   delivery: DeliveryResult;
   /** False when the endpoint was never asked (the event is gone): the webhook's health is not its business. */
   reachedEndpoint: boolean;
@@ -224,9 +267,9 @@ interface Settled {
 function healthOf(batch: readonly Settled[]): WebhookHealth[] {
   const byWebhook = new Map<string, WebhookHealth>();
   const ordered = batch
-    .filter((entry) => entry.reachedEndpoint)
-    .sort((a, b) => a.attempt.attemptedAt.getTime() - b.attempt.attemptedAt.getTime());
-  for (const { attempt } of ordered) {
+    .flatMap((entry) => (entry.reachedEndpoint && entry.attempt !== null ? [entry.attempt] : []))
+    .sort((a, b) => a.attemptedAt.getTime() - b.attemptedAt.getTime());
+  for (const attempt of ordered) {
     const key = `${attempt.organizationId}/${attempt.webhookId}`;
     const health = byWebhook.get(key) ?? {
       organizationId: attempt.organizationId,
@@ -262,6 +305,9 @@ export class WebhookDelivery {
   readonly #log: FastifyBaseLogger;
   readonly #settings: Settings;
   readonly #leaseMs: number;
+  /** Deliveries claimed and not yet settled in the database, with when their lease ends at the latest (performance.now()). */
+  readonly #held = new Map<string, { key: DeliveryKey; leaseEnds: number }>();
+  #renewing = false;
   #started = false;
   #closed = false;
   #timers: NodeJS.Timeout[] = [];
@@ -289,13 +335,19 @@ export class WebhookDelivery {
       pollIntervalMs: 250,
       maxInFlight: 64,
       maxInFlightPerWebhook: 4,
+      dnsServers: [],
       ...settings,
     };
     if (this.#settings.retryScheduleMs.length === 0) throw new Error('retryScheduleMs needs at least one attempt');
-    // Covers the send and the recording of its result (milliseconds, normally). A lease outliving it
-    // means the process died or stalled, and another takes the delivery again: longer would hold a
+    // Covers a send and, with renewals, the recording of its result. A lease outliving it means the
+    // process died or lost the database, and another takes the delivery again: longer would hold a
     // killed process's deliveries back for longer, shorter would risk sending an attempt twice.
     this.#leaseMs = this.#settings.timeoutMs + LEASE_MARGIN_MS;
+  }
+
+  /** The DNS servers deliveries resolve endpoint hosts with; empty: the system's. */
+  get dnsServers(): readonly string[] {
+    return this.#settings.dnsServers;
   }
 
   start(): void {
@@ -305,9 +357,11 @@ export class WebhookDelivery {
     const prune = setInterval(() => {
       this.prune().catch((error: unknown) => this.#log.warn({ err: error }, 'pruning webhook attempts failed'));
     }, PRUNE_INTERVAL_MS);
+    const renew = setInterval(() => this.#renewLeases(), LEASE_RENEW_MS);
     poll.unref();
     prune.unref();
-    this.#timers.push(poll, prune);
+    renew.unref();
+    this.#timers.push(poll, prune, renew);
     this.wake();
   }
 
@@ -351,6 +405,8 @@ export class WebhookDelivery {
     for (const count of this.#inFlight.values()) inFlight += count;
     const free = this.#settings.maxInFlight - inFlight;
     if (free <= 0 || this.#closed) return;
+    // The leases end no earlier than this: the database starts them after the claim is sent.
+    const leaseEnds = performance.now() + this.#leaseMs;
     const claimed = await claimDeliveries(this.#db, {
       limit: free,
       perWebhook: this.#settings.maxInFlightPerWebhook,
@@ -360,10 +416,48 @@ export class WebhookDelivery {
     if (claimed.length === 0) return;
     // A full claim may have left due deliveries behind.
     if (claimed.length === free) this.#passAgain = true;
-    const events = await findEventsBySeq(this.#db, claimed);
+    for (const delivery of claimed) {
+      const key = keyOf(delivery);
+      this.#held.set(heldId(key), { key, leaseEnds });
+    }
+    const events = await findEventsBySeq(this.#db, claimed).catch((error: unknown) => {
+      // Given back rather than left to their leases (nothing was sent): due again at the next claim.
+      this.#results.push(...claimed.map((delivery) => released(delivery)));
+      this.#record();
+      throw error;
+    });
     for (const delivery of claimed) {
       this.#send(delivery, events.get(`${delivery.organization_id}/${delivery.seq}`));
     }
+  }
+
+  /** Extends the leases of the deliveries this process holds; see LEASE_RENEW_MS. */
+  #renewLeases(): void {
+    if (this.#renewing || this.#held.size === 0) return;
+    this.#renewing = true;
+    const started = performance.now();
+    renewLeases(
+      this.#db,
+      [...this.#held.values()].map((entry) => entry.key),
+      this.#leaseMs,
+    )
+      .then((renewed) => {
+        for (const row of renewed) {
+          const entry = this.#held.get(
+            heldId({
+              organizationId: row.organization_id,
+              webhookId: row.webhook_id,
+              seq: row.seq,
+              leaseId: row.lease_id,
+            }),
+          );
+          if (entry !== undefined) entry.leaseEnds = Math.max(entry.leaseEnds, started + this.#leaseMs);
+        }
+      })
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'renewing webhook delivery leases failed; retrying'))
+      .finally(() => {
+        this.#renewing = false;
+      });
   }
 
   #send(delivery: ClaimedDelivery, event: EventRow | undefined): void {
@@ -372,7 +466,12 @@ export class WebhookDelivery {
     const task = this.#attempt(delivery, event)
       .then((settled) => {
         this.#results.push(settled);
-        if (this.#results.length > MAX_UNRECORDED) this.#results.splice(0, this.#results.length - MAX_UNRECORDED);
+        if (this.#results.length > MAX_UNRECORDED) {
+          // Dropped: their leases lapse and other processes take them again.
+          for (const dropped of this.#results.splice(0, this.#results.length - MAX_UNRECORDED)) {
+            this.#held.delete(heldId(dropped.delivery));
+          }
+        }
       })
       .catch((error: unknown) => this.#log.error({ err: error }, 'webhook delivery attempt failed unexpectedly'))
       .finally(() => {
@@ -386,6 +485,16 @@ export class WebhookDelivery {
   }
 
   async #attempt(delivery: ClaimedDelivery, event: EventRow | undefined): Promise<Settled> {
+    const key = keyOf(delivery);
+    // Sent now, it could outlast its lease (see SEND_LEASE_RESERVE_MS): given back instead.
+    const leaseLeft = (this.#held.get(heldId(key))?.leaseEnds ?? 0) - performance.now();
+    if (event !== undefined && leaseLeft < this.#settings.timeoutMs + SEND_LEASE_RESERVE_MS) {
+      this.#log.warn(
+        { organizationId: delivery.organization_id, webhookId: delivery.webhook_id, seq: delivery.seq, leaseLeft },
+        'webhook delivery given back unsent: too little of its lease was left',
+      );
+      return released(delivery);
+    }
     const attemptedAt = new Date();
     let outcome: HttpOutcome;
     let reachedEndpoint = false;
@@ -421,13 +530,9 @@ export class WebhookDelivery {
         ...outcome,
         outcome: isSuccess(outcome.statusCode) ? 'succeeded' : final ? 'failed' : 'retrying',
       },
-      delivery: {
-        organizationId: delivery.organization_id,
-        webhookId: delivery.webhook_id,
-        seq: delivery.seq,
-        leaseId: delivery.lease_id,
-        nextAttemptAt: final ? null : new Date(Date.now() + jittered(delay)),
-      },
+      delivery: final
+        ? { ...key, kind: 'done' }
+        : { ...key, kind: 'retry', nextAttemptAt: new Date(Date.now() + jittered(delay)) },
       reachedEndpoint,
     };
   }
@@ -459,7 +564,7 @@ export class WebhookDelivery {
       const disabled = await inTransaction(this.#db, async (trx) => {
         await insertAttempts(
           trx,
-          batch.map((entry) => entry.attempt),
+          batch.flatMap((entry) => (entry.attempt === null ? [] : [entry.attempt])),
         );
         await settleDeliveries(
           trx,
@@ -467,6 +572,7 @@ export class WebhookDelivery {
         );
         return recordWebhookHealth(trx, healthOf(batch), DISABLE_AFTER_FAILING_MS);
       });
+      for (const entry of batch) this.#held.delete(heldId(entry.delivery));
       for (const webhook of disabled) {
         this.#log.warn(
           { organizationId: webhook.organization_id, webhookId: webhook.id, reason: webhook.disabled_reason },

@@ -318,10 +318,16 @@ export async function insertAttempts(db: Executor, attempts: readonly AttemptRec
  * One dispatcher pass: for up to `maxWebhooks` enabled webhooks behind their organization's last
  * event, inserts a delivery (due after `firstDelayMs`) for each following event, up to `maxEvents`
  * per webhook, that their filters match, and advances dispatched_through past those events. The
- * webhook rows are locked (SKIP LOCKED: another process dispatching them, or a PATCH, is left
- * alone), so each event is fanned out once. Every event at or below a counter's last_seq is
- * committed and visible in the same snapshot (the sequencer writes both in one transaction), so
- * none is skipped. Returns how many webhooks it advanced.
+ * webhooks whose next event is the oldest go first, so that one behind is not passed over turn after
+ * turn while more than `maxWebhooks` are behind. The webhook rows are locked (SKIP LOCKED: another
+ * process dispatching them, or a PATCH, is left alone), so each event is fanned out once; FOR NO KEY
+ * UPDATE, as the update changes no key, does not wait for the FOR KEY SHARE that recording an attempt
+ * takes through its foreign key. Every event at or below a counter's last_seq is committed and
+ * visible in the same snapshot (the sequencer writes both in one transaction), so none is skipped.
+ *
+ * A delivery queued behind a pending one of the same record that waits for its retry is due no
+ * earlier than that retry: it could not go before anyway, and claims need not step over it
+ * meanwhile. Returns how many webhooks it advanced.
  */
 export async function dispatchEvents(
   db: Executor,
@@ -334,12 +340,22 @@ export async function dispatchEvents(
       FROM webhooks w
       JOIN event_counters c ON c.organization_id = w.organization_id
       WHERE w.enabled AND c.last_seq > w.dispatched_through
+      ORDER BY (
+        SELECT e.occurred_at FROM events e
+        WHERE e.organization_id = w.organization_id AND e.seq = w.dispatched_through + 1
+      ) NULLS FIRST, w.organization_id, w.id
       LIMIT ${options.maxWebhooks}
-      FOR UPDATE OF w SKIP LOCKED
+      FOR NO KEY UPDATE OF w SKIP LOCKED
     ), inserted AS (
       INSERT INTO webhook_deliveries (organization_id, webhook_id, seq, event_id, event_type, resource_id, next_attempt_at)
       SELECT l.organization_id, l.id, e.seq, e.id, e.type, e.resource_id,
-             now() + ${options.firstDelayMs} * interval '1 millisecond'
+             greatest(now() + ${options.firstDelayMs} * interval '1 millisecond', (
+               SELECT CASE WHEN h.lease_until IS NULL AND h.next_attempt_at < 'infinity' THEN h.next_attempt_at END
+               FROM webhook_deliveries h
+               WHERE h.organization_id = l.organization_id AND h.webhook_id = l.id AND h.resource_id = e.resource_id
+               ORDER BY h.seq
+               LIMIT 1
+             ))
       FROM locked l
       JOIN events e ON e.organization_id = l.organization_id AND e.seq > l.after_seq AND e.seq <= l.through_seq
       WHERE ${typeMatchesSql(sql.ref('e.type'), sql.ref('l.event_types'))}
@@ -385,47 +401,118 @@ export interface ClaimOptions {
  * event of a contact never overtakes an earlier one that is not delivered yet; different
  * resources go in parallel, up to `perWebhook` at a time for each webhook. SKIP LOCKED lets
  * several processes claim at once without taking the same rows.
+ *
+ * What it costs follows what it takes, not how much is due: a skip scan of webhook_deliveries_due
+ * reads one index entry per webhook with pending deliveries (its earliest), the webhooks with due
+ * work are taken oldest due first (a backlog at one webhook does not hold the others back), and
+ * per webhook an index scan in due order stops after the few it may take. A claimed delivery's
+ * next_attempt_at moves to its lease's end: in flight, it is out of the due range, and due again by
+ * itself if its process dies.
  */
 export async function claimDeliveries(db: Executor, options: ClaimOptions): Promise<ClaimedDelivery[]> {
   const busyIds = [...options.inFlight.keys()];
   const busyCounts = busyIds.map((id) => options.inFlight.get(id) ?? 0);
+  // Webhooks looked at: some may turn out to have nothing to take (their due deliveries wait behind
+  // one in flight), so more than one claim's worth.
+  const candidates = Math.max(options.limit * 4, 16);
   const { rows } = await sql<ClaimedDelivery>`
-    WITH eligible AS (
-      SELECT d.organization_id, d.webhook_id, d.seq, d.next_attempt_at,
-             row_number() OVER (PARTITION BY d.organization_id, d.webhook_id ORDER BY d.next_attempt_at, d.seq) AS rank
-      FROM webhook_deliveries d
-      JOIN webhooks w ON w.organization_id = d.organization_id AND w.id = d.webhook_id
-      WHERE w.enabled
-        AND d.next_attempt_at <= now()
-        AND (d.lease_until IS NULL OR d.lease_until < now())
-        AND NOT EXISTS (
-          SELECT 1 FROM webhook_deliveries p
-          WHERE p.organization_id = d.organization_id AND p.webhook_id = d.webhook_id
-            AND p.resource_id = d.resource_id AND p.seq < d.seq
-        )
-    ), wanted AS (
-      SELECT e.organization_id, e.webhook_id, e.seq
-      FROM eligible e
+    WITH RECURSIVE pending AS (
+      (SELECT d.organization_id, d.webhook_id, d.next_attempt_at
+       FROM webhook_deliveries d
+       ORDER BY d.organization_id, d.webhook_id, d.next_attempt_at
+       LIMIT 1)
+      UNION ALL
+      SELECT n.organization_id, n.webhook_id, n.next_attempt_at
+      FROM pending p
+      CROSS JOIN LATERAL (
+        SELECT d.organization_id, d.webhook_id, d.next_attempt_at
+        FROM webhook_deliveries d
+        WHERE (d.organization_id, d.webhook_id, d.next_attempt_at) > (p.organization_id, p.webhook_id, 'infinity'::timestamptz)
+        ORDER BY d.organization_id, d.webhook_id, d.next_attempt_at
+        LIMIT 1
+      ) n
+    ), candidates AS (
+      SELECT p.organization_id, p.webhook_id, ${options.perWebhook} - coalesce(b.in_flight, 0) AS room
+      FROM pending p
+      JOIN webhooks w ON w.organization_id = p.organization_id AND w.id = p.webhook_id
       LEFT JOIN unnest(${busyIds}::uuid[], ${busyCounts}::integer[]) AS b(webhook_id, in_flight)
-        ON b.webhook_id = e.webhook_id
-      WHERE e.rank <= ${options.perWebhook} - coalesce(b.in_flight, 0)
-      ORDER BY e.next_attempt_at, e.seq
+        ON b.webhook_id = p.webhook_id
+      WHERE w.enabled AND p.next_attempt_at <= now() AND coalesce(b.in_flight, 0) < ${options.perWebhook}
+      ORDER BY p.next_attempt_at, p.organization_id, p.webhook_id
+      LIMIT ${candidates}
+    ), wanted AS (
+      SELECT x.organization_id, x.webhook_id, x.seq
+      FROM candidates c
+      CROSS JOIN LATERAL (
+        SELECT d.organization_id, d.webhook_id, d.seq, d.next_attempt_at
+        FROM webhook_deliveries d
+        WHERE d.organization_id = c.organization_id AND d.webhook_id = c.webhook_id
+          AND d.next_attempt_at <= now()
+          AND (d.lease_until IS NULL OR d.lease_until < now())
+          -- The earliest pending delivery of its resource. A subquery per row, one index probe
+          -- each: as NOT EXISTS the planner may turn it into a join over the webhook's every row.
+          AND d.seq = (
+            SELECT earliest.seq FROM webhook_deliveries earliest
+            WHERE earliest.organization_id = d.organization_id AND earliest.webhook_id = d.webhook_id
+              AND earliest.resource_id = d.resource_id
+            ORDER BY earliest.seq
+            LIMIT 1
+          )
+        ORDER BY d.next_attempt_at, d.seq
+        LIMIT c.room
+      ) x
+      ORDER BY x.next_attempt_at, x.seq
       LIMIT ${options.limit}
     ), claimed AS (
       SELECT d.organization_id, d.webhook_id, d.seq
       FROM webhook_deliveries d
       JOIN wanted x ON x.organization_id = d.organization_id AND x.webhook_id = d.webhook_id AND x.seq = d.seq
-      WHERE d.lease_until IS NULL OR d.lease_until < now()
+      WHERE d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
       FOR UPDATE OF d SKIP LOCKED
     )
     UPDATE webhook_deliveries d
     SET attempts = d.attempts + 1,
         lease_until = now() + ${options.leaseMs} * interval '1 millisecond',
+        next_attempt_at = now() + ${options.leaseMs} * interval '1 millisecond',
         lease_id = gen_random_uuid()
     FROM claimed c, webhooks w
     WHERE d.organization_id = c.organization_id AND d.webhook_id = c.webhook_id AND d.seq = c.seq
       AND w.organization_id = d.organization_id AND w.id = d.webhook_id
     RETURNING d.organization_id, d.webhook_id, d.seq, d.event_id, d.event_type, d.attempts, d.lease_id, w.url, w.secret
+  `.execute(db);
+  return rows;
+}
+
+/**
+ * Extends the leases a process still holds (deliveries it is sending, or whose results it has not
+ * recorded yet) to `leaseMs` from now, with next_attempt_at, where they are still its own; returns
+ * those extended. Rows another statement has locked (a recording settling them) are skipped.
+ */
+export async function renewLeases(
+  db: Executor,
+  held: readonly DeliveryKey[],
+  leaseMs: number,
+): Promise<Array<{ organization_id: string; webhook_id: string; seq: number; lease_id: string }>> {
+  if (held.length === 0) return [];
+  const sorted = [...held].sort(byKey);
+  const { rows } = await sql<{ organization_id: string; webhook_id: string; seq: number; lease_id: string }>`
+    WITH held AS (
+      SELECT d.organization_id, d.webhook_id, d.seq
+      FROM webhook_deliveries d
+      JOIN unnest(${sorted.map((r) => r.organizationId)}::uuid[], ${sorted.map((r) => r.webhookId)}::uuid[],
+                  ${sorted.map((r) => r.seq)}::bigint[], ${sorted.map((r) => r.leaseId)}::uuid[])
+        AS r(organization_id, webhook_id, seq, lease_id)
+        ON d.organization_id = r.organization_id AND d.webhook_id = r.webhook_id AND d.seq = r.seq
+       AND d.lease_id = r.lease_id
+      FOR NO KEY UPDATE OF d SKIP LOCKED
+    )
+    UPDATE webhook_deliveries d
+    SET lease_until = now() + ${leaseMs} * interval '1 millisecond',
+        next_attempt_at = CASE WHEN d.next_attempt_at = 'infinity' THEN d.next_attempt_at
+                               ELSE now() + ${leaseMs} * interval '1 millisecond' END
+    FROM held h
+    WHERE d.organization_id = h.organization_id AND d.webhook_id = h.webhook_id AND d.seq = h.seq
+    RETURNING d.organization_id, d.webhook_id, d.seq, d.lease_id
   `.execute(db);
   return rows;
 }
@@ -445,43 +532,85 @@ export async function findEventsBySeq(
   return new Map(rows.map((row) => [`${row.organization_id}/${row.seq}`, row]));
 }
 
-export interface DeliveryResult {
+export interface DeliveryKey {
   organizationId: string;
   webhookId: string;
   seq: number;
   leaseId: string;
-  /** Null: the delivery is done (delivered, or given up) and its row goes. */
-  nextAttemptAt: Date | null;
+}
+
+/**
+ * How a claimed delivery ends: `done` (delivered, or given up: its row goes), `retry` (attempted,
+ * next attempt at `nextAttemptAt`), or `release` (not attempted, as too little of its lease was left
+ * to send it: the attempt is not counted and it is due again at once).
+ */
+export type DeliveryResult = DeliveryKey &
+  ({ kind: 'done' } | { kind: 'retry'; nextAttemptAt: Date } | { kind: 'release' });
+
+function byKey(a: DeliveryKey, b: DeliveryKey): number {
+  if (a.organizationId !== b.organizationId) return a.organizationId < b.organizationId ? -1 : 1;
+  if (a.webhookId !== b.webhookId) return a.webhookId < b.webhookId ? -1 : 1;
+  return a.seq - b.seq;
 }
 
 /**
  * Settles claimed deliveries: done ones are deleted, the others get their next attempt time and
  * lose their lease. Only while the claim still holds the lease: a delivery replayed meanwhile, or
- * taken by another process after the lease expired, is not this claim's to settle.
+ * taken by another process after the lease expired, is not this claim's to settle. A retried
+ * delivery's followers (later pending deliveries of its record, which wait for it) become due no
+ * earlier than it, so claims do not step over them until then. Rows are taken in key order.
  */
 export async function settleDeliveries(db: Executor, results: readonly DeliveryResult[]): Promise<void> {
-  const done = results.filter((result) => result.nextAttemptAt === null);
-  const retried = results.filter((result) => result.nextAttemptAt !== null);
+  const sorted = [...results].sort(byKey);
+  const done = sorted.filter((result) => result.kind === 'done');
+  const retried = sorted.filter((result) => result.kind === 'retry');
+  const released = sorted.filter((result) => result.kind === 'release');
+  const keys = (list: readonly DeliveryKey[]) => sql`
+    unnest(${list.map((r) => r.organizationId)}::uuid[], ${list.map((r) => r.webhookId)}::uuid[],
+           ${list.map((r) => r.seq)}::bigint[], ${list.map((r) => r.leaseId)}::uuid[])`;
   if (done.length > 0) {
     await sql`
       DELETE FROM webhook_deliveries d
-      USING unnest(${done.map((r) => r.organizationId)}::uuid[], ${done.map((r) => r.webhookId)}::uuid[],
-                   ${done.map((r) => r.seq)}::bigint[], ${done.map((r) => r.leaseId)}::uuid[])
-            AS r(organization_id, webhook_id, seq, lease_id)
+      USING ${keys(done)} AS r(organization_id, webhook_id, seq, lease_id)
       WHERE d.organization_id = r.organization_id AND d.webhook_id = r.webhook_id AND d.seq = r.seq
         AND d.lease_id = r.lease_id
     `.execute(db);
   }
   if (retried.length > 0) {
-    await sql`
+    const { rows: settled } = await sql<{ organization_id: string; webhook_id: string; seq: number }>`
       UPDATE webhook_deliveries d
       SET next_attempt_at = CASE WHEN w.enabled THEN r.next_attempt_at ELSE 'infinity' END,
           lease_until = NULL, lease_id = NULL
       FROM unnest(${retried.map((r) => r.organizationId)}::uuid[], ${retried.map((r) => r.webhookId)}::uuid[],
                   ${retried.map((r) => r.seq)}::bigint[], ${retried.map((r) => r.leaseId)}::uuid[],
-                  ${retried.map((r) => (r.nextAttemptAt as Date).toISOString())}::timestamptz[])
+                  ${retried.map((r) => r.nextAttemptAt.toISOString())}::timestamptz[])
            AS r(organization_id, webhook_id, seq, lease_id, next_attempt_at),
            webhooks w
+      WHERE d.organization_id = r.organization_id AND d.webhook_id = r.webhook_id AND d.seq = r.seq
+        AND d.lease_id = r.lease_id AND w.organization_id = d.organization_id AND w.id = d.webhook_id
+      RETURNING d.organization_id, d.webhook_id, d.seq
+    `.execute(db);
+    if (settled.length > 0) {
+      await sql`
+        UPDATE webhook_deliveries f
+        SET next_attempt_at = h.next_attempt_at
+        FROM unnest(${settled.map((r) => r.organization_id)}::uuid[], ${settled.map((r) => r.webhook_id)}::uuid[],
+                    ${settled.map((r) => r.seq)}::bigint[]) AS r(organization_id, webhook_id, seq)
+        JOIN webhook_deliveries h
+          ON h.organization_id = r.organization_id AND h.webhook_id = r.webhook_id AND h.seq = r.seq
+        WHERE f.organization_id = h.organization_id AND f.webhook_id = h.webhook_id
+          AND f.resource_id = h.resource_id AND f.seq > h.seq
+          AND f.next_attempt_at < h.next_attempt_at AND f.lease_until IS NULL
+      `.execute(db);
+    }
+  }
+  if (released.length > 0) {
+    await sql`
+      UPDATE webhook_deliveries d
+      SET attempts = d.attempts - 1,
+          next_attempt_at = CASE WHEN w.enabled THEN now() ELSE 'infinity' END,
+          lease_until = NULL, lease_id = NULL
+      FROM ${keys(released)} AS r(organization_id, webhook_id, seq, lease_id), webhooks w
       WHERE d.organization_id = r.organization_id AND d.webhook_id = r.webhook_id AND d.seq = r.seq
         AND d.lease_id = r.lease_id AND w.organization_id = d.organization_id AND w.id = d.webhook_id
     `.execute(db);
@@ -503,6 +632,11 @@ export interface WebhookHealth {
  * Updates failing_since from a batch of results and disables webhooks whose endpoint is gone or
  * that have failed for `disableAfterMs` without a success. Their pending deliveries are parked.
  * Returns the webhooks disabled, with why.
+ *
+ * The rows are locked FOR NO KEY UPDATE (what the update needs: it changes no key), which does not
+ * conflict with the FOR KEY SHARE that inserting their attempts took earlier in the transaction, and
+ * in key order, so two processes recording results of the same webhooks take turns instead of
+ * deadlocking.
  */
 export async function recordWebhookHealth(
   trx: Transaction<Database>,
@@ -529,7 +663,8 @@ export async function recordWebhookHealth(
                AS failing_since
       FROM webhooks w
       JOIN input r ON r.organization_id = w.organization_id AND r.webhook_id = w.id
-      FOR UPDATE OF w
+      ORDER BY w.organization_id, w.id
+      FOR NO KEY UPDATE OF w
     ), decided AS (
       SELECT c.*,
              c.enabled AND (c.gone OR coalesce(c.failing_since < now() - ${disableAfterMs} * interval '1 millisecond', false))

@@ -30,8 +30,16 @@ export interface WebhookRouteOptions {
   allowPrivateNetworks: boolean;
 }
 
-function contextOf(request: FastifyRequest, allowPrivateNetworks: boolean): service.WebhookContext {
-  return { organizationId: (request.auth as AuthContext).organizationId, allowPrivateNetworks };
+function contextOf(
+  request: FastifyRequest,
+  allowPrivateNetworks: boolean,
+  delivery: WebhookDelivery,
+): service.WebhookContext {
+  return {
+    organizationId: (request.auth as AuthContext).organizationId,
+    allowPrivateNetworks,
+    dnsServers: delivery.dnsServers,
+  };
 }
 
 function organizationOf(request: FastifyRequest): string {
@@ -64,7 +72,11 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
       },
     },
     async (request, reply) => {
-      const { row, secret } = await service.createWebhook(db, contextOf(request, allowPrivateNetworks), request.body);
+      const { row, secret } = await service.createWebhook(
+        db,
+        contextOf(request, allowPrivateNetworks, delivery),
+        request.body,
+      );
       reply.header('location', `${WEBHOOKS_PATH}/${row.id}`);
       return reply.code(201).send(toCreatedWebhook(row, secret));
     },
@@ -120,7 +132,7 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
     async (request) => {
       const row = await service.updateWebhook(
         db,
-        contextOf(request, allowPrivateNetworks),
+        contextOf(request, allowPrivateNetworks, delivery),
         request.params.id,
         request.body,
       );

@@ -147,9 +147,14 @@ export const WebhookAttemptListQuery = Type.Object(
 
 export const ReplayWebhookBody = Type.Object(
   {
-    fromSeq: Type.Integer({ minimum: 1, description: 'First event (seq) to send again.' }),
+    fromSeq: Type.Integer({
+      minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
+      description: 'First event (seq) to send again.',
+    }),
     toSeq: Type.Integer({
       minimum: 1,
+      maximum: Number.MAX_SAFE_INTEGER,
       description: `Last event (seq) to send again; at most ${MAX_REPLAY_RANGE} events.`,
     }),
   },

@@ -18,6 +18,8 @@ export interface WebhookContext {
   organizationId: string;
   /** Whether webhooks may target private networks (WEBHOOK_ALLOW_PRIVATE_NETWORKS). */
   allowPrivateNetworks: boolean;
+  /** DNS servers that resolve webhook hosts (WebhookDeliveryOptions.dnsServers); empty: the system's. */
+  dnsServers?: readonly string[];
 }
 
 function notFound(webhookId: string): AppError {
@@ -30,7 +32,7 @@ export function newSecret(): string {
 }
 
 async function assertUrl(url: string, context: WebhookContext): Promise<void> {
-  const refused = await checkWebhookUrl(url, context.allowPrivateNetworks);
+  const refused = await checkWebhookUrl(url, context.allowPrivateNetworks, context.dnsServers);
   if (refused !== null) throw AppError.validation({ url: [refused] });
 }
 

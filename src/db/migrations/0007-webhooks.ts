@@ -8,8 +8,9 @@ import { type Kysely, sql } from 'kysely';
  *   events above it are fanned out into pending deliveries, in seq order, and it never goes back.
  *   Seq is commit ordered, so nothing below it can still appear.
  * - webhook_deliveries: what is still to be sent, one row per (subscription, event); deleted once
- *   delivered or given up. A worker leases a row (lease_until, lease_id) while it sends, so other
- *   processes leave it alone; a lease that expires (a killed process) makes the row due again.
+ *   delivered or given up. A worker leases a row (lease_until, lease_id) while it sends, renewing
+ *   the lease until the result is recorded, so other processes leave it alone; next_attempt_at
+ *   follows the lease's end, so a lease that expires (a killed process) makes the row due again.
  * - webhook_attempts: the log of every attempt, shown by GET /webhooks/{id}/deliveries, pruned after
  *   EVENT_RETENTION_DAYS.
  */
@@ -58,8 +59,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
       FOREIGN KEY (organization_id, webhook_id) REFERENCES webhooks (organization_id, id) ON DELETE CASCADE
     )
   `.execute(db);
-  // Workers look for due rows across organizations.
-  await sql`CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)`.execute(db);
+  // Workers claim through this: a skip scan reads each subscription's earliest next_attempt_at (one
+  // entry per subscription with pending deliveries, whatever their number), then the due deliveries
+  // of the subscriptions taken, in due order. Claims cost what they take, not what is due.
+  await sql`
+    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (organization_id, webhook_id, next_attempt_at, seq)
+  `.execute(db);
   // The ordering check: an earlier pending delivery of the same subscription and resource.
   await sql`
     CREATE INDEX webhook_deliveries_resource ON webhook_deliveries (organization_id, webhook_id, resource_id, seq)

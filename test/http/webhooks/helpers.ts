@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
+import ipaddr from 'ipaddr.js';
 import { Webhook } from 'standardwebhooks';
 import type { WebhookDeliveryOptions } from '../../../src/webhooks/webhook-delivery.js';
 import { createTestApp, type TestApp } from '../../helpers/app.js';
@@ -203,5 +205,72 @@ export function useWebhookTestApp(): WebhookTestContext {
       receivers.push(started);
       return started;
     },
+  };
+}
+
+/** What the test DNS server answers for a name: its addresses, or nothing at all (a blackholed name). */
+export type DnsAnswer = string[] | 'never';
+
+export interface DnsServer {
+  /** `127.0.0.1:PORT`, for WebhookDeliveryOptions.dnsServers. */
+  address: string;
+  /** The names asked for, lower-case, with their query type (A, AAAA, …), in arrival order. */
+  queries: Array<{ name: string; type: string }>;
+  close(): Promise<void>;
+}
+
+const DNS_TYPES: Record<number, string> = { 1: 'A', 28: 'AAAA' };
+
+/**
+ * A DNS server on UDP 127.0.0.1 that answers A and AAAA queries from `records` (lower-case names):
+ * the addresses of the query's family, NXDOMAIN for a name it does not know, and no answer at all
+ * for a name mapped to 'never'.
+ */
+export async function startDnsServer(records: Record<string, DnsAnswer>): Promise<DnsServer> {
+  const socket = dgram.createSocket('udp4');
+  const queries: DnsServer['queries'] = [];
+  socket.on('message', (message, peer) => {
+    // Header (12 bytes), then the question: length-prefixed labels, a zero, QTYPE and QCLASS.
+    const labels: string[] = [];
+    let offset = 12;
+    while (offset < message.length && message[offset] !== 0) {
+      const length = message[offset] as number;
+      labels.push(message.toString('latin1', offset + 1, offset + 1 + length));
+      offset += 1 + length;
+    }
+    const questionEnd = offset + 5;
+    const name = labels.join('.').toLowerCase();
+    const qtype = message.readUInt16BE(offset + 1);
+    queries.push({ name, type: DNS_TYPES[qtype] ?? String(qtype) });
+    const answer = records[name];
+    if (answer === 'never') return;
+    const wanted = (answer ?? [])
+      .map((address) => ipaddr.parse(address))
+      .filter((address) => {
+        return (qtype === 1 && address.kind() === 'ipv4') || (qtype === 28 && address.kind() === 'ipv6');
+      });
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(message.readUInt16BE(0), 0);
+    // A response to a recursive query, recursion available; NXDOMAIN for an unknown name.
+    header.writeUInt16BE(answer === undefined ? 0x8183 : 0x8180, 2);
+    header.writeUInt16BE(1, 4);
+    header.writeUInt16BE(wanted.length, 6);
+    const answers = wanted.map((address) => {
+      const data = Buffer.from(address.toByteArray());
+      const record = Buffer.alloc(12);
+      record.writeUInt16BE(0xc00c, 0); // the name: a pointer to the question's
+      record.writeUInt16BE(qtype, 2);
+      record.writeUInt16BE(1, 4); // IN
+      record.writeUInt32BE(60, 6); // TTL
+      record.writeUInt16BE(data.length, 10);
+      return Buffer.concat([record, data]);
+    });
+    socket.send(Buffer.concat([header, message.subarray(12, questionEnd), ...answers]), peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return {
+    address: `127.0.0.1:${socket.address().port}`,
+    queries,
+    close: () => new Promise<void>((resolve) => socket.close(() => resolve())),
   };
 }

@@ -270,6 +270,14 @@ describe('webhooks: destinations in private networks', () => {
       'http://[fd12:3456::1]/hook',
       'http://[::ffff:127.0.0.1]/hook',
       'http://[::]/hook',
+      // IPv4-compatible (::/96): ipaddr.js calls these unicast.
+      'http://[::7f00:1]/hook',
+      'http://[::a9fe:a9fe]/hook',
+      'http://[::a00:1]/hook',
+      // IPv6 outside global unicast (2000::/3), which ipaddr.js calls unicast too.
+      'http://[4000::1]/hook',
+      'http://[e000::1]/hook',
+      'http://[1::1]/hook',
     ];
     for (const url of refused) {
       const response = await api.post(WEBHOOKS, { url, events: ['*'] });
@@ -277,12 +285,24 @@ describe('webhooks: destinations in private networks', () => {
       assert.deepEqual(Object.keys(response.json().errors), ['url']);
     }
     const created = await createWebhook(api, { url: 'https://93.184.215.14/hook' });
+    await createWebhook(api, { url: 'https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/hook' });
     assert.equal(
       (await api.patch(`${WEBHOOKS}/${created.id}`, { url: 'http://192.168.0.10/' })).statusCode,
       400,
       'PATCH checks the URL too',
     );
-    assert.equal((await api.get(WEBHOOKS)).json().data.length, 1);
+    assert.equal((await api.get(WEBHOOKS)).json().data.length, 2);
+  });
+
+  it('checks an address in the URL when sending, IPv4-compatible IPv6 included', async () => {
+    const { org, api } = await webhookOrganization(open.app);
+    const created = await createWebhook(api, { url: receiver.url.replace('127.0.0.1', '[::7f00:1]') });
+    const test = await client(strict.app, org).post(`${WEBHOOKS}/${created.id}/test`, {});
+    assert.equal(test.statusCode, 200, test.body);
+    assert.equal(test.json().outcome, 'failed');
+    assert.equal(test.json().statusCode, null);
+    assert.match(test.json().error, /::7f00:1, which is an IPv4-compatible IPv6 address \(::\/96\)/);
+    assert.equal(receiver.received.length, 0);
   });
 
   it('checks the resolved address when sending, and sends nothing to a private one', async () => {

@@ -76,10 +76,19 @@ describe('webhooks: replay', () => {
       [{ fromSeq: 1 }, 'toSeq'],
       [{ fromSeq: '1', toSeq: 2 }, 'fromSeq'],
       [{ fromSeq: 1, toSeq: 2, types: ['*'] }, 'types'],
+      // Integers, but past what a bigint (and a JSON number, exactly) holds.
+      [{ fromSeq: 1e20, toSeq: 1e20 }, 'fromSeq'],
+      [{ fromSeq: 1e20, toSeq: 1e20 }, 'toSeq'],
+      [{ fromSeq: 2 ** 53, toSeq: 2 ** 53 }, 'fromSeq'],
+      [{ fromSeq: 1, toSeq: 2 ** 53 }, 'toSeq'],
     ] as const) {
       const response = await api.post(path, body);
       assert.equal(response.statusCode, 400, `${JSON.stringify(body)}: ${response.body}`);
       assert.ok(Object.hasOwn(response.json().errors, field), `${field} not named in ${response.body}`);
     }
+    // The largest accepted: nothing there to queue.
+    const largest = await api.post(path, { fromSeq: Number.MAX_SAFE_INTEGER, toSeq: Number.MAX_SAFE_INTEGER });
+    assert.equal(largest.statusCode, 202, largest.body);
+    assert.deepEqual(largest.json(), { queued: 0 });
   });
 });
