@@ -184,10 +184,12 @@ export async function buildApp({
     allowPrivateNetworks: config.webhookAllowPrivateNetworks,
     retentionDays: config.eventRetentionDays,
     enabled: config.webhookDelivery,
+    ...(metrics === null ? {} : { onAttempt: metrics.webhookAttempt }),
     ...webhookDeliveryOptions,
   });
   // Newly numbered events are dispatched at once rather than at the next poll.
   eventLog.onSequenced(() => webhookDelivery.wake());
+  if (metrics !== null) eventLog.onSequenced(metrics.eventsNumbered);
   app.addHook('onReady', async () => webhookDelivery.start());
   app.addHook('onClose', async () => webhookDelivery.close());
   // A request that wrote answers once its events are numbered: its client then finds the change in

@@ -35,7 +35,7 @@ export class EventLog {
   #timers: NodeJS.Timeout[] = [];
   #pruning = false;
   readonly #bounded = new WeakMap<Promise<void>, Promise<void>>();
-  readonly #sequencedListeners: Array<() => void> = [];
+  readonly #sequencedListeners: Array<(numbered: number) => void> = [];
 
   constructor(db: Db, log: FastifyBaseLogger, options: EventLogOptions) {
     this.#db = db;
@@ -62,7 +62,7 @@ export class EventLog {
   }
 
   /** Calls `listener` after each numbering pass of this process (the webhook worker then dispatches at once). */
-  onSequenced(listener: () => void): void {
+  onSequenced(listener: (numbered: number) => void): void {
     this.#sequencedListeners.push(listener);
   }
 
@@ -109,7 +109,7 @@ export class EventLog {
 
   #startPass(): Promise<void> {
     const pass = sequenceAllEvents(this.#db, PASS_SIZE).then((numbered) => {
-      if (numbered > 0) for (const listener of this.#sequencedListeners) listener();
+      if (numbered > 0) for (const listener of this.#sequencedListeners) listener(numbered);
     });
     const tracked = pass.finally(() => {
       if (this.#running === tracked) this.#running = null;

@@ -26,7 +26,13 @@ const UNMATCHED_ROUTE = 'unmatched';
  * registry of its own (not prom-client's global one), so that several apps in one process (tests)
  * do not collide. Returns the rate limiter's event sink. Register before the routes it should observe.
  */
-export function registerMetrics(app: FastifyInstance, { token, pool }: MetricsOptions): RateLimitEvents {
+/** What the background work reports to /metrics (events/event-log.ts, webhooks/webhook-delivery.ts). */
+export interface WorkEvents {
+  eventsNumbered(count: number): void;
+  webhookAttempt(outcome: 'succeeded' | 'retrying' | 'failed'): void;
+}
+
+export function registerMetrics(app: FastifyInstance, { token, pool }: MetricsOptions): RateLimitEvents & WorkEvents {
   const registry = new Registry();
   // Process CPU, memory, GC, handles and the event-loop lag (nodejs_eventloop_lag_seconds).
   collectDefaultMetrics({ register: registry });
@@ -85,6 +91,19 @@ export function registerMetrics(app: FastifyInstance, { token, pool }: MetricsOp
   decisions.inc({ decision: 'allowed' }, 0);
   decisions.inc({ decision: 'limited' }, 0);
 
+  const numbered = new Counter({
+    name: 'events_numbered_total',
+    help: 'Events this process numbered (moved from the outbox into the event log).',
+    registers: [registry],
+  });
+  const attempts = new Counter({
+    name: 'webhook_delivery_attempts_total',
+    help: 'Webhook delivery attempts this process made, by outcome (succeeded, retrying: failed and scheduled again, failed: dropped or disabled).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  for (const outcome of ['succeeded', 'retrying', 'failed'] as const) attempts.inc({ outcome }, 0);
+
   app.get('/metrics', { schema: { hide: true }, config: { rateLimit: false } }, async (request, reply) => {
     const given = bearerToken(request.headers.authorization);
     if (given === null || !sameSecret(given, token)) {
@@ -101,5 +120,7 @@ export function registerMetrics(app: FastifyInstance, { token, pool }: MetricsOp
   return {
     decided: (decision) => decisions.inc({ decision }),
     storeFailed: () => storeErrors.inc(),
+    eventsNumbered: (count) => numbered.inc(count),
+    webhookAttempt: (outcome) => attempts.inc({ outcome }),
   };
 }

@@ -69,6 +69,8 @@ export interface WebhookDeliveryOptions {
   maxInFlightPerWebhook?: number;
   /** DNS servers (`address` or `address:port`) that resolve endpoint hosts; empty: the system's. */
   dnsServers?: readonly string[];
+  /** Told of every attempt made in the background (metrics). */
+  onAttempt?: (outcome: 'succeeded' | 'retrying' | 'failed') => void;
 }
 
 interface Settings extends Required<WebhookDeliveryOptions> {
@@ -340,6 +342,7 @@ export class WebhookDelivery {
       maxInFlight: 64,
       maxInFlightPerWebhook: 16,
       dnsServers: [],
+      onAttempt: () => {},
       ...settings,
     };
     if (this.#settings.retryScheduleMs.length === 0) throw new Error('retryScheduleMs needs at least one attempt');
@@ -472,6 +475,7 @@ export class WebhookDelivery {
     this.#inFlight.set(webhookId, (this.#inFlight.get(webhookId) ?? 0) + 1);
     const task = this.#attempt(delivery, event)
       .then((settled) => {
+        if (settled.attempt !== null) this.#settings.onAttempt(settled.attempt.outcome);
         this.#results.push(settled);
         if (this.#results.length > MAX_UNRECORDED) {
           // Dropped: their leases lapse and other processes take them again.

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ADMIN_TOKEN, createTestApp, request, type TestApp } from '../../helpers/app.js';
 import { CONTACTS } from '../../helpers/contacts.js';
 import { newOrganization } from '../../helpers/factories.js';
+import { TEST_DELIVERY } from '../webhooks/helpers.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 const SETTINGS = '/api/v1/organization/settings';
@@ -44,6 +46,66 @@ describe('GET /metrics', () => {
     assert.equal(response.statusCode, 404);
     assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
     assert.equal(response.json().type, '/problems/route-not-found');
+  });
+
+  it('counts the events this process numbered and its webhook attempts by outcome', async () => {
+    const hooked = await createTestApp(
+      { METRICS_TOKEN },
+      // The webhook tests' settings: any test app's worker may take any organization's delivery.
+      { webhookDelivery: TEST_DELIVERY },
+    );
+    const endpoint = http.createServer((incoming, response) => {
+      incoming.resume();
+      // Contacts named "fail" are refused, so one attempt is scheduled again.
+      let body = '';
+      incoming.on('data', (chunk) => {
+        body += chunk;
+      });
+      incoming.on('end', () => response.writeHead(body.includes('"firstName":"fail"') ? 500 : 204).end());
+    });
+    await new Promise<void>((resolve) => endpoint.listen(0, '127.0.0.1', resolve));
+    try {
+      const before = (await scrape(hooked)).body;
+      const org = await newOrganization(hooked.app, {
+        scopes: ['contacts.read', 'contacts.write', 'webhooks.read', 'webhooks.write'],
+      });
+      const created = await request(hooked.app, {
+        method: 'POST',
+        url: '/api/v1/webhooks',
+        headers: org.headers,
+        payload: { url: `http://127.0.0.1:${(endpoint.address() as net.AddressInfo).port}/`, events: ['contact.*'] },
+      });
+      assert.equal(created.statusCode, 201, created.body);
+      for (const firstName of ['ok', 'fail']) {
+        const response = await request(hooked.app, {
+          method: 'POST',
+          url: CONTACTS,
+          headers: org.headers,
+          payload: { firstName },
+        });
+        assert.equal(response.statusCode, 201);
+      }
+      const grew = (text: string, series: string, by: number) =>
+        (sample(text, series) ?? 0) - (sample(before, series) ?? 0) >= by;
+      let text = '';
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+        text = (await scrape(hooked)).body;
+        if (
+          grew(text, 'webhook_delivery_attempts_total{outcome="succeeded"}', 1) &&
+          grew(text, 'webhook_delivery_attempts_total{outcome="retrying"}', 1)
+        ) {
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.ok(grew(text, 'events_numbered_total', 2), text);
+      assert.ok(grew(text, 'webhook_delivery_attempts_total{outcome="succeeded"}', 1), text);
+      assert.ok(grew(text, 'webhook_delivery_attempts_total{outcome="retrying"}', 1), text);
+      assert.notEqual(sample(text, 'webhook_delivery_attempts_total{outcome="failed"}'), undefined);
+    } finally {
+      await new Promise((resolve) => endpoint.close(resolve));
+      await hooked.close();
+    }
   });
 
   it('answers 401 problem to a missing or wrong token', async () => {
