@@ -14,6 +14,7 @@
  *   freeze     SIGSTOP of PostgreSQL → time to 503, /readyz; SIGCONT → recovery
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -141,7 +142,13 @@ const post = async (url: string, body: unknown, headers: Record<string, string>)
     string
   >;
 const organization = await post('/api/v1/admin/organizations', { name: 'Resilience' }, adminHeaders);
-const token = await post(`/api/v1/admin/organizations/${organization.id}/tokens`, {}, adminHeaders);
+const token = await post(
+  `/api/v1/admin/organizations/${organization.id}/tokens`,
+  {
+    scopes: ['contacts.read', 'contacts.write', 'companies.read', 'companies.write', 'webhooks.read', 'webhooks.write'],
+  },
+  adminHeaders,
+);
 const headers = { authorization: `Bearer ${token.token}`, 'content-type': 'application/json' };
 const contact = await post('/api/v1/network/contacts', { firstName: 'Probe', email: 'probe@example.com' }, headers);
 const company = await post('/api/v1/network/companies', { name: 'Probe AB' }, headers);
@@ -166,6 +173,8 @@ if (enabled('fuzz')) {
   const targets: FuzzTarget[] = fuzzTargets(document, {
     contactId: contact.id as string,
     companyId: company.id as string,
+    // No webhook exists: a well-formed request gets 404, a malformed one its 400.
+    webhookId: randomUUID(),
     organizationId: organization.id as string,
   });
   for (const target of targets) {

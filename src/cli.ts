@@ -11,6 +11,7 @@ import { type MigrationOutcome, migrateDatabase } from './db/migrate.js';
 import { sequenceAllEvents } from './events/event.repository.js';
 import { openApiDocument } from './http/openapi-document.js';
 import { AppError } from './http/problem.js';
+import { SYSTEM_NAME_PATTERN } from './http/schemas.js';
 import {
   type CreateTokenInput,
   type OrganizationSettingsPatch,
@@ -95,7 +96,7 @@ async function runImport(
   const namespace = values.namespace?.toLowerCase() ?? null;
   const idColumn = values['id-column'] ?? null;
   if ((namespace === null) !== (idColumn === null)) fail('import: --namespace and --id-column go together');
-  if (namespace !== null && !/^[a-z0-9][a-z0-9._-]{0,49}$/.test(namespace))
+  if (namespace !== null && !new RegExp(SYSTEM_NAME_PATTERN).test(namespace))
     fail(`import: --namespace "${namespace}" is not a namespace`);
   const batchSize = Number(values['batch-size'] ?? 500);
   return withDatabase(async (db) => {

@@ -1,7 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { sql } from 'kysely';
 import type { Db } from '../db/database.js';
-import { inTransaction } from '../db/transaction.js';
+import { removeInBatches } from '../db/retention.js';
 import { pruneEvents, sequenceAllEvents, vacuumOutbox } from './event.repository.js';
 
 export interface EventLogOptions {
@@ -118,23 +117,15 @@ export class EventLog {
     return tracked;
   }
 
-  /** Removes events past retention (keeping each record's latest); one process at a time. Returns how many. */
+  /** Removes events past retention; one process at a time. Returns how many. */
   async prune(now: Date = new Date()): Promise<number> {
     if (this.#pruning) return 0;
     this.#pruning = true;
     try {
       const before = new Date(now.getTime() - this.#options.retentionDays * DAY_MS);
-      let total = 0;
-      for (;;) {
-        const removed = await inTransaction(this.#db, async (trx) => {
-          const { rows } = await sql<{ locked: boolean }>`
-            SELECT pg_try_advisory_xact_lock(hashtextextended('contacts-api:prune-events', 0)) AS locked
-          `.execute(trx);
-          return rows[0]?.locked ? pruneEvents(trx, before, PRUNE_BATCH) : 0;
-        });
-        total += removed;
-        if (removed < PRUNE_BATCH) return total;
-      }
+      return await removeInBatches(this.#db, 'contacts-api:prune-events', PRUNE_BATCH, (trx, batch) =>
+        pruneEvents(trx, before, batch),
+      );
     } finally {
       this.#pruning = false;
     }

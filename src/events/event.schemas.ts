@@ -1,7 +1,6 @@
 import { type Static, Type } from 'typebox';
+import { SystemName } from '../http/schemas.js';
 import { EVENT_TYPES } from './event-types.js';
-
-const ORIGIN_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$';
 
 export const EventSchema = Type.Object(
   {
@@ -65,7 +64,7 @@ export const EventListQuery = Type.Object(
       }),
     ),
     exclude_origin: Type.Optional(
-      Type.Array(Type.String({ pattern: ORIGIN_PATTERN }), {
+      Type.Array(SystemName(), {
         maxItems: 20,
         description:
           'Leave out changes of this origin (repeat the parameter for several): a sync skips its own writes.',

@@ -8,6 +8,7 @@ import type { Scope } from '../organizations/organization.schemas.js';
 import type { AuthCache } from './auth-cache.js';
 import type { FailedAuthLimiter } from './auth-failures.js';
 import { AppError } from './problem.js';
+import { SYSTEM_NAME_PATTERN } from './schemas.js';
 
 export interface AuthContext {
   organizationId: string;
@@ -20,7 +21,7 @@ export interface AuthContext {
 
 /** Names the system a request comes from; the rules of an external reference's namespace. */
 export const CHANGE_ORIGIN_HEADER = 'x-change-origin';
-const ORIGIN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/;
+const ORIGIN = new RegExp(SYSTEM_NAME_PATTERN);
 
 /**
  * The origin of a request's changes: the X-Change-Origin header, else the token's own origin, else

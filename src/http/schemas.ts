@@ -54,13 +54,20 @@ export function RefTo<T extends TSchema & { $id?: string }>(schema: T) {
   return Type.Unsafe<Static<T>>(Type.Ref(schema.$id));
 }
 
+/**
+ * A system's name: an external reference's namespace, and a change's origin (the namespace of an
+ * upsert by reference, X-Change-Origin, a token's origin), which events and webhooks filter on.
+ */
+export const SYSTEM_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$';
+
+export function SystemName(options: { description?: string } = {}) {
+  return Type.String({ minLength: 1, maxLength: 50, pattern: SYSTEM_NAME_PATTERN, ...options });
+}
+
 /** Shared by every resource synced from other systems. */
 export const ExternalRefSchema = Type.Object(
   {
-    namespace: Type.String({
-      minLength: 1,
-      maxLength: 50,
-      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+    namespace: SystemName({
       description: 'The source system, e.g. `hubspot`. Compared case-insensitively and stored lower-case.',
     }),
     id: Type.String({ minLength: 1, maxLength: 255, description: "The record's id in that system; case-sensitive." }),
@@ -75,7 +82,7 @@ export const UPSERT_ACTION_HEADER = 'x-propstreet-upsert-action';
 /** The path of a record addressed by its reference in another system: `/external/{namespace}/{id}`. */
 export const ExternalRefParams = Type.Object(
   {
-    namespace: Type.String({ minLength: 1, maxLength: 50, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    namespace: SystemName(),
     id: Type.String({ minLength: 1, maxLength: 255, description: 'URL-encoded.' }),
   },
   { additionalProperties: false },

@@ -1,5 +1,5 @@
 import { type Static, Type } from 'typebox';
-import { Nullable, Timestamp, Uuid } from '../http/schemas.js';
+import { Nullable, SystemName, Timestamp, Uuid } from '../http/schemas.js';
 
 export const SCOPES = [
   'contacts.read',
@@ -107,8 +107,7 @@ export const CreateTokenBody = Type.Object(
     expiresUtc: Type.Optional(Nullable(Type.String({ format: 'date-time', description: 'Must be in the future.' }))),
     origin: Type.Optional(
       Nullable(
-        Type.String({
-          pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$',
+        SystemName({
           description:
             "The origin this token's changes are recorded with when a request sends no X-Change-Origin (default `api`): give a sync's token its system's name, e.g. `hubspot`, and it can exclude its own changes from events and webhooks. Stored lower-case.",
         }),

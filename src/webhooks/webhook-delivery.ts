@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
 import { Webhook as Signer } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
+import { removeInBatches } from '../db/retention.js';
 import { inTransaction } from '../db/transaction.js';
 import { toEvent } from '../events/event.mapper.js';
 import type { EventRow } from '../events/event.repository.js';
@@ -630,12 +631,9 @@ export class WebhookDelivery {
     this.#pruning = true;
     try {
       const before = new Date(now.getTime() - this.#settings.retentionDays * DAY);
-      let total = 0;
-      for (;;) {
-        const removed = await inTransaction(this.#db, (trx) => pruneAttempts(trx, before, PRUNE_BATCH));
-        total += removed;
-        if (removed < PRUNE_BATCH) return total;
-      }
+      return await removeInBatches(this.#db, 'contacts-api:prune-webhook-attempts', PRUNE_BATCH, (trx, batch) =>
+        pruneAttempts(trx, before, batch),
+      );
     } finally {
       this.#pruning = false;
     }

@@ -691,10 +691,6 @@ export async function recordWebhookHealth(
  * lock keeps one process at a time at it.
  */
 export async function pruneAttempts(trx: Transaction<Database>, before: Date, max: number): Promise<number> {
-  const { rows: locked } = await sql<{ locked: boolean }>`
-    SELECT pg_try_advisory_xact_lock(hashtextextended('contacts-api:prune-webhook-attempts', 0)) AS locked
-  `.execute(trx);
-  if (!locked[0]?.locked) return 0;
   const result = await sql`
     DELETE FROM webhook_attempts a
     USING (

@@ -1,13 +1,11 @@
 import { type Static, Type } from 'typebox';
 import { EVENT_TYPE_PATTERN, EVENT_TYPES } from '../events/event-types.js';
-import { Nullable, Timestamp, Uuid } from '../http/schemas.js';
+import { Nullable, SystemName, Timestamp, Uuid } from '../http/schemas.js';
 
 /** Webhooks an organization may have at once. */
 export const MAX_WEBHOOKS_PER_ORGANIZATION = 20;
 /** Events one replay may cover, so a request queues a bounded amount of work. */
 export const MAX_REPLAY_RANGE = 100_000;
-
-const ORIGIN_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$';
 
 const Url = Type.String({
   minLength: 1,
@@ -24,7 +22,7 @@ const Events = Type.Array(Type.String({ pattern: EVENT_TYPE_PATTERN }), {
   description: `Event types to deliver: ${EVENT_TYPES.join(', ')}, a resource's \`contact.*\` or \`company.*\`, or \`*\`.`,
 });
 
-const ExcludeOrigins = Type.Array(Type.String({ pattern: ORIGIN_PATTERN }), {
+const ExcludeOrigins = Type.Array(SystemName(), {
   maxItems: 20,
   description:
     "Changes of these origins are not delivered (compared case-insensitively, stored lower-case): a sync subscribes without getting its own writes back. An upsert by external reference has its namespace as origin; other writes X-Change-Origin, the token's origin, or `api`.",

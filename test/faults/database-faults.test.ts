@@ -54,9 +54,11 @@ describe('database faults: connections terminated under load', () => {
     const worker = async (index: number) => {
       for (let round = 0; running; round += 1) {
         const response =
-          index % 2 === 0
+          index % 4 === 0
             ? await api.get(`${CONTACTS}/${contactId}`)
-            : await api.patch(refPath('fault', `w${index}-${round % 5}`), { firstName: `Round ${round}` });
+            : index % 4 === 2
+              ? await api.get(`/api/v1/network/events?limit=10&after=${round}`)
+              : await api.patch(refPath('fault', `w${index}-${round % 5}`), { firstName: `Round ${round}` });
         statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1);
         if (response.statusCode === 503) {
           try {

@@ -25,13 +25,25 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
 
   before(async () => {
     test = await createTestApp();
-    org = await newOrganization(test.app);
+    org = await newOrganization(test.app, {
+      scopes: [
+        'contacts.read',
+        'contacts.write',
+        'companies.read',
+        'companies.write',
+        'webhooks.read',
+        'webhooks.write',
+      ],
+    });
     const api = client(test.app, org);
     const contact = await newContact(api, { email: 'fuzz@example.com' });
     const company = await newCompany(api);
+    const webhook = await api.post('/api/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz', events: ['*'] });
+    assert.equal(webhook.statusCode, 201, webhook.body);
     targets = fuzzTargets(test.app.swagger() as never, {
       contactId: contact.id,
       companyId: company.id,
+      webhookId: webhook.json().id,
       organizationId: org.id,
     });
   });
@@ -55,6 +67,11 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
       'POST /api/v1/admin/organizations',
       'PATCH /api/v1/admin/organizations/{orgId}',
       'POST /api/v1/admin/organizations/{orgId}/tokens',
+      'GET /api/v1/network/events',
+      'POST /api/v1/webhooks',
+      'PATCH /api/v1/webhooks/{id}',
+      'GET /api/v1/webhooks/{id}/deliveries',
+      'POST /api/v1/webhooks/{id}/replay',
     ]) {
       assert.ok(names.includes(expected), `${expected} is fuzzed`);
     }

@@ -189,6 +189,7 @@ interface OpenApiDocument {
 export interface FuzzIds {
   contactId: string;
   companyId: string;
+  webhookId: string;
   organizationId: string;
 }
 
@@ -211,7 +212,10 @@ export function fuzzTargets(document: OpenApiDocument, ids: FuzzIds): FuzzTarget
         .replace('{orgId}', ids.organizationId)
         .replace('{namespace}', 'hubspot')
         .replace(/\/external\/hubspot\/\{id\}/, '/external/hubspot/fuzz-1')
-        .replace('{id}', path.includes('/companies') ? ids.companyId : ids.contactId);
+        .replace(
+          '{id}',
+          path.includes('/companies') ? ids.companyId : path.includes('/webhooks') ? ids.webhookId : ids.contactId,
+        );
       targets.push({
         name: `${upper} ${path}`,
         method: upper,
