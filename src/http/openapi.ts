@@ -1,9 +1,13 @@
+import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
+import { registerDocsPage } from './docs-page.js';
 
 export const API_TITLE = 'Contacts Sync API';
-export const API_VERSION = '1.0.0';
+/** The document's version is the package's: one number to bump, and clients can tell releases apart. */
+export const API_VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 const description = `
 Contacts, companies and their connections for CRM synchronization. Integrations push records by
@@ -32,6 +36,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     openapi: {
       openapi: '3.1.0',
       info: { title: API_TITLE, version: API_VERSION, description },
+      // Relative: the document describes whichever host serves it (local, staging, production).
+      servers: [{ url: '/' }],
       tags: [
         { name: 'Contacts', description: 'People in your network and how to sync them.' },
         { name: 'Companies', description: 'Companies that contacts connect to.' },
@@ -57,6 +63,6 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     // Name shared schemas by their $id instead of def-0, def-1…
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, index) => String(json.$id ?? `def-${index}`) },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true, docExpansion: 'list' } });
+  await registerDocsPage(app);
   app.get('/openapi.json', { schema: { hide: true }, config: { rateLimit: false } }, async () => app.swagger());
 }
