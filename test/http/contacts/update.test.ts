@@ -262,6 +262,23 @@ describe('PATCH /contacts/{id}', () => {
     assert.equal(given.json().firstName, 'X');
   });
 
+  it('lets upserts through without If-Match when the organization requires it, and honours one', async () => {
+    const api = await newApi({ requireIfMatch: true });
+    const byRef = await api.patch(refPath('hubspot', randomUUID()), { firstName: 'Ada' });
+    assert.equal(byRef.statusCode, 201);
+    const again = await api.patch(refPath('hubspot', byRef.json().externalRefs[0].id), { firstName: 'Bea' });
+    assert.equal(again.statusCode, 200);
+    const email = `${randomUUID()}@example.com`;
+    assert.equal((await api.post(`${CONTACTS}/upsert`, { email, firstName: 'Cy' })).statusCode, 201);
+    assert.equal((await api.post(`${CONTACTS}/upsert`, { email, firstName: 'Di' })).statusCode, 200);
+    const stale = await api.patch(
+      refPath('hubspot', byRef.json().externalRefs[0].id),
+      { firstName: 'Ed' },
+      { 'if-match': byRef.headers.etag as string },
+    );
+    assert.equal(stale.statusCode, 412);
+  });
+
   it('applies the create limits and validation rules to updated fields', async () => {
     const api = await newApi();
     const created = await newContact(api, full);
