@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onSendHookHandler } from 'fastify';
 import { companyRoutes } from './companies/company.routes.js';
 import { CompanyListSchema, CompanySchema, UpsertCompanyBody } from './companies/company.schemas.js';
 import type { Config } from './config.js';
@@ -194,9 +194,11 @@ export async function buildApp({
   app.addHook('onClose', async () => webhookDelivery.close());
   // A request that wrote answers once its events are numbered: its client then finds the change in
   // GET /events and in the change feeds right away (read-your-writes). A failure here does not undo
-  // a committed write; the background pass numbers the events moments later.
-  app.addHook('onSend', async (request, reply, payload) => {
-    if (!WRITE_METHODS.has(request.method) || reply.statusCode >= 300) return payload;
+  // a committed write; the background pass numbers the events moments later. A route-level hook,
+  // added after registerIdempotency's: a request with an Idempotency-Key commits in that hook's
+  // onSend, and route hooks run after app-wide ones, in the order they were added.
+  const numberWrites: onSendHookHandler = async (request, reply, payload) => {
+    if (reply.statusCode >= 300) return payload;
     try {
       // Bounded: with the database struggling, the answer goes out and the background pass numbers later.
       await eventLog.flushWithin(FLUSH_WAIT_MS);
@@ -204,6 +206,10 @@ export async function buildApp({
       request.log.warn({ err: error }, 'numbering events after a write failed; the background pass will');
     }
     return payload;
+  };
+  app.addHook('onRoute', (route) => {
+    if (![route.method].flat().some((method) => WRITE_METHODS.has(method))) return;
+    route.onSend = [...[route.onSend ?? []].flat(), numberWrites];
   });
 
   await app.register(healthRoutes, { db });

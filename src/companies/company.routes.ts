@@ -1,12 +1,27 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
+import { type TSchema, Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { answerBatch, batchResponses, itemValidator } from '../http/batch.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { ExternalRefParams, ListQuery, problemResponses, RefTo, UPSERT_ACTION_HEADER } from '../http/schemas.js';
+import {
+  ETagHeader,
+  type Examples,
+  ExternalRefParams,
+  emptyResponse,
+  IfMatchHeader,
+  IfNoneMatchHeader,
+  jsonResponse,
+  ListQuery,
+  LocationHeader,
+  problemResponses,
+  UPSERT_ACTION_HEADER,
+  UpsertActionHeader,
+  withResponseExamples,
+} from '../http/schemas.js';
+import { acmeRealEstate, companyBatchResponseExamples, companyExample } from './company.examples.js';
 import { COMPANIES_PATH, toCompany } from './company.mapper.js';
 import type { CompanyRow } from './company.repository.js';
 import {
@@ -15,8 +30,8 @@ import {
   CompanyParams,
   CreateCompanyBody,
   PatchCompanyBody,
-  UpsertCompanyBody,
   UpsertCompanyQuery,
+  UpsertCompanyRequestBody,
 } from './company.schemas.js';
 import * as service from './company.service.js';
 
@@ -24,14 +39,9 @@ const tags = ['Companies'];
 const security = [{ bearerAuth: [] }];
 const readProblems = ['unauthorized', 'insufficient-scope', 'rate-limited', 'validation-failed'] as const;
 const writeProblems = [...readProblems, 'malformed-request', 'unsupported-media-type', 'payload-too-large'] as const;
-const EtagHeader = Type.String({ description: 'The weak ETag of the returned version; send it as If-Match.' });
-const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ description: 'Apply only if the company still has this ETag.' })),
-});
+const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(IfMatchHeader) });
 
-const upsertActionHeader = {
-  'X-Propstreet-Upsert-Action': Type.String({ description: '`created`, `updated` or `revived`.' }),
-};
+const upsertActionHeader = { 'X-Propstreet-Upsert-Action': UpsertActionHeader() };
 
 function contextOf(request: FastifyRequest): service.OrganizationContext {
   const { organizationId, settings, origin } = request.auth as AuthContext;
@@ -43,12 +53,8 @@ function sendCompany(reply: FastifyReply, row: CompanyRow, status = 200) {
   return reply.code(status).header('etag', company.etag).send(company);
 }
 
-function companyResponse(description: string, extraHeaders: Record<string, unknown> = {}) {
-  return {
-    description,
-    headers: { ETag: EtagHeader, ...extraHeaders },
-    content: { 'application/json': { schema: Type.Ref('Company') } },
-  };
+function companyResponse(description: string, examples: Examples, extraHeaders: Record<string, TSchema> = {}) {
+  return jsonResponse(description, Type.Ref('Company'), examples, { ETag: ETagHeader, ...extraHeaders });
 }
 
 export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: () => Promise<Buffer> }> = async (
@@ -62,12 +68,18 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
       schema: {
         operationId: 'companies.create',
         summary: 'Create a company',
+        description:
+          'A company needs a name. Its external references must be unique in your organization (409 otherwise); contacts then connect to it by its id or by one of those references.',
         tags,
         security,
         headers: IdempotencyHeaders,
         body: CreateCompanyBody,
         response: {
-          201: companyResponse('Created; `Location` points at the company.', { Location: Type.String() }),
+          201: companyResponse(
+            'Created; `Location` points at the company.',
+            { created: { summary: 'The new company', value: acmeRealEstate } },
+            { Location: LocationHeader },
+          ),
           ...problemResponses(...writeProblems, 'conflict', ...IDEMPOTENCY_PROBLEMS),
         },
       },
@@ -90,7 +102,23 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         tags,
         security,
         querystring: ListQuery,
-        response: { 200: Type.Ref('CompanyList'), ...problemResponses(...readProblems, 'invalid-cursor') },
+        response: {
+          200: jsonResponse('A page of companies, the least recently changed first.', Type.Ref('CompanyList'), {
+            lastPage: {
+              summary: 'The last page for now; its cursor resumes the feed later',
+              value: {
+                data: [acmeRealEstate],
+                page: {
+                  nextCursor:
+                    'KEKhkjxciXC7Jkcjfn81hJjYkLzRQdA7YaPS_G4Pj6DJiCrFWEG6UZjZovBSaMr9SqylwwwfxhYlAHqQ85fsXK-IS0PGtEyn8OMZy28qchphcX9SrQY6fx8vhjFxX8h7hGDYZ-5mIMNtGnNDgQMG_Q',
+                  hasMore: false,
+                  pageSize: 1,
+                },
+              },
+            },
+          }),
+          ...problemResponses(...readProblems, 'invalid-cursor'),
+        },
       },
     },
     async (request) => {
@@ -114,10 +142,10 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         tags,
         security,
         params: CompanyParams,
-        headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'if-none-match': Type.Optional(IfNoneMatchHeader) }),
         response: {
-          200: companyResponse('The company.'),
-          304: { description: 'Not modified: your copy (If-None-Match) is current.' },
+          200: companyResponse('The company.', { company: companyExample('company-nordic-property') }),
+          304: emptyResponse('Not modified: your copy (If-None-Match) is current.', { ETag: ETagHeader }),
           ...problemResponses(...readProblems, 'not-found'),
         },
       },
@@ -141,10 +169,15 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
       schema: {
         operationId: 'companies.getByExternalRef',
         summary: 'Read a company by external reference',
+        description:
+          'The live company that holds this reference (the namespace compares case-insensitively, the id exactly).',
         tags,
         security,
         params: ExternalRefParams,
-        response: { 200: companyResponse('The company.'), ...problemResponses(...readProblems, 'not-found') },
+        response: {
+          200: companyResponse('The company.', { company: companyExample('company-nordic-property') }),
+          ...problemResponses(...readProblems, 'not-found'),
+        },
       },
     },
     async (request, reply) =>
@@ -168,10 +201,18 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         params: ExternalRefParams,
         querystring: UpsertCompanyQuery,
         headers: IfMatchHeaders,
-        body: RefTo(UpsertCompanyBody),
+        body: UpsertCompanyRequestBody,
         response: {
-          200: companyResponse('Updated or revived (or, with validate_only, what would happen).', upsertActionHeader),
-          201: companyResponse('Created.', { ...upsertActionHeader, Location: Type.String() }),
+          200: companyResponse(
+            'Updated or revived (or, with validate_only, what would happen).',
+            { updated: companyExample('company-nordic-property-updated') },
+            upsertActionHeader,
+          ),
+          201: companyResponse(
+            'Created; `Location` points at the company.',
+            { created: companyExample('company-nordic-property') },
+            { ...upsertActionHeader, Location: LocationHeader },
+          ),
           ...problemResponses(...writeProblems, 'not-found', 'precondition-failed'),
         },
       },
@@ -210,7 +251,10 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         security,
         headers: IdempotencyHeaders,
         body: CompanyBatchBody,
-        response: batchResponses(problemResponses(...writeProblems, ...IDEMPOTENCY_PROBLEMS)),
+        response: withResponseExamples(
+          batchResponses(problemResponses(...writeProblems, ...IDEMPOTENCY_PROBLEMS)),
+          companyBatchResponseExamples,
+        ),
       },
     },
     async (request, reply) => {
@@ -239,7 +283,10 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         headers: IfMatchHeaders,
         body: PatchCompanyBody,
         response: {
-          200: companyResponse('The updated company.'),
+          200: companyResponse(
+            'The company after the change; unchanged, with the same ETag, when the body changed nothing.',
+            { updated: companyExample('company-nordic-property-updated') },
+          ),
           ...problemResponses(
             ...writeProblems,
             'not-found',
@@ -275,14 +322,14 @@ export const companyRoutes: FastifyPluginAsyncTypebox<{ db: Db; cursorSecret: ()
         params: CompanyParams,
         headers: IfMatchHeaders,
         response: {
-          204: { description: 'Deleted.' },
+          204: emptyResponse('Deleted.'),
           ...problemResponses(...readProblems, 'not-found', 'precondition-failed', 'precondition-required'),
         },
       },
     },
     async (request, reply) => {
       await service.deleteCompany(db, contextOf(request), request.params.id, request.headers['if-match']);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 };

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Db } from '../db/database.js';
 import { answerBatch, batchResponses, itemValidator } from '../http/batch.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders } from '../http/idempotency.js';
-import { problemResponses } from '../http/schemas.js';
+import { problemResponses, withResponseExamples } from '../http/schemas.js';
+import { contactBatchResponseExamples } from './contact.examples.js';
 import { type ContactWriteOptions, organizationContext } from './contact.routes.js';
 import { ContactBatchBody, ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
@@ -26,17 +27,20 @@ export const contactBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db } & ContactW
         security: [{ bearerAuth: [] }],
         headers: IdempotencyHeaders,
         body: ContactBatchBody,
-        response: batchResponses(
-          problemResponses(
-            'unauthorized',
-            'insufficient-scope',
-            'rate-limited',
-            'validation-failed',
-            'malformed-request',
-            'unsupported-media-type',
-            'payload-too-large',
-            ...IDEMPOTENCY_PROBLEMS,
+        response: withResponseExamples(
+          batchResponses(
+            problemResponses(
+              'unauthorized',
+              'insufficient-scope',
+              'rate-limited',
+              'validation-failed',
+              'malformed-request',
+              'unsupported-media-type',
+              'payload-too-large',
+              ...IDEMPOTENCY_PROBLEMS,
+            ),
           ),
+          contactBatchResponseExamples,
         ),
       },
     },

@@ -2,15 +2,17 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { problemResponses, RefTo } from '../http/schemas.js';
+import { ETagHeader, jsonResponse, LocationHeader, problemResponses, UpsertActionHeader } from '../http/schemas.js';
+import { johnDoe, johnDoeUpdated } from './contact.examples.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import {
   type ContactWriteOptions,
   MATCHED_BY_HEADER,
+  MatchedByHeader,
   organizationContext,
   UPSERT_ACTION_HEADER,
 } from './contact.routes.js';
-import { MatchUpsertContactBody, ValidateOnlyQuery } from './contact.schemas.js';
+import { MatchUpsertRequestBody, ValidateOnlyQuery } from './contact.schemas.js';
 import { upsertByMatch } from './contact-match.service.js';
 
 export const AMBIGUOUS_CONTACT_HEADER = 'x-upsert-ambiguous-contact';
@@ -20,14 +22,15 @@ const MatchUpsertResponse = Type.Object(
     new: Type.Boolean({ description: 'true when the contact was created, false when an existing one was updated.' }),
     contact: Type.Ref('Contact'),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'Whether the upsert created the contact, and the contact.' },
 );
 
 const headers = {
-  ETag: Type.String({ description: "The contact's weak ETag." }),
-  'X-Propstreet-Upsert-Action': Type.String({ description: '`created` or `updated`.' }),
-  'X-Upsert-Matched-By': Type.String({ description: '`email`, `phone` or `none`.' }),
+  ETag: ETagHeader,
+  'X-Propstreet-Upsert-Action': UpsertActionHeader(['created', 'updated']),
+  'X-Upsert-Matched-By': MatchedByHeader(['email', 'phone', 'none']),
   'X-Upsert-Ambiguous-Contact': Type.String({
+    format: 'uuid',
     description:
       'Present when another live contact matched a lower-priority field: its id. That contact was not changed.',
   }),
@@ -50,18 +53,20 @@ export const contactMatchRoutes: FastifyPluginAsyncTypebox<{ db: Db } & ContactW
         security: [{ bearerAuth: [] }],
         querystring: ValidateOnlyQuery,
         headers: IdempotencyHeaders,
-        body: RefTo(MatchUpsertContactBody),
+        body: MatchUpsertRequestBody,
         response: {
-          200: {
-            description: 'An existing contact was updated (or, with validate_only, what would happen).',
+          200: jsonResponse(
+            'An existing contact was updated (or, with validate_only, what would happen).',
+            MatchUpsertResponse,
+            { updated: { summary: 'Found by its email', value: { new: false, contact: johnDoeUpdated } } },
             headers,
-            content: { 'application/json': { schema: MatchUpsertResponse } },
-          },
-          201: {
-            description: 'A contact was created.',
-            headers: { ...headers, Location: Type.String() },
-            content: { 'application/json': { schema: MatchUpsertResponse } },
-          },
+          ),
+          201: jsonResponse(
+            'A contact was created; `Location` points at it.',
+            MatchUpsertResponse,
+            { created: { summary: 'No contact had this email or phone', value: { new: true, contact: johnDoe } } },
+            { ...headers, Location: LocationHeader },
+          ),
           ...problemResponses(
             ...IDEMPOTENCY_PROBLEMS,
             'unauthorized',

@@ -190,12 +190,20 @@ export interface CompanyByExternalRef {
 }
 export type CompanyReferenceInput = CompanyById | CompanyByExternalRef;
 
-/** `kind` says which: one set of rules per kind, so an error names that kind's fields only. */
+/**
+ * `kind` says which: one set of rules per kind, so an error names that kind's fields only. Each kind is
+ * a named schema (ConnectionRequest's `definitions`), which the OpenAPI document needs for the
+ * discriminator to select it; the branch repeats `kind` beside its `$ref` because the validator reads
+ * the tag from the branch itself.
+ */
 const CompanyReference = Type.Unsafe<CompanyReferenceInput>({
   type: 'object',
   required: ['kind'],
   discriminator: { propertyName: 'kind' },
-  oneOf: [CompanyById, CompanyByExternalRef],
+  oneOf: [
+    { $ref: '#/definitions/CompanyById', properties: { kind: CompanyById.properties.kind } },
+    { $ref: '#/definitions/CompanyByExternalRef', properties: { kind: CompanyByExternalRef.properties.kind } },
+  ],
 });
 
 export const ConnectionRequestSchema = Type.Object(
@@ -208,6 +216,7 @@ export const ConnectionRequestSchema = Type.Object(
     $id: 'ConnectionRequest',
     additionalProperties: false,
     description: 'An employment: the contact works at a company.',
+    definitions: { CompanyById, CompanyByExternalRef },
   },
 );
 

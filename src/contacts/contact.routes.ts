@@ -5,7 +5,20 @@ import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
 import { etagMatches, parseEntityTags } from '../http/etag.js';
 import { IDEMPOTENCY_PROBLEMS, IdempotencyHeaders, requestDb } from '../http/idempotency.js';
-import { ExternalRefParams, ListQuery, problemResponses, UPSERT_ACTION_HEADER } from '../http/schemas.js';
+import {
+  ETagHeader,
+  ExternalRefParams,
+  emptyResponse,
+  IfMatchHeader,
+  IfNoneMatchHeader,
+  jsonResponse,
+  ListQuery,
+  LocationHeader,
+  problemResponses,
+  UPSERT_ACTION_HEADER,
+  UpsertActionHeader,
+} from '../http/schemas.js';
+import { contactExample, janeDoe, janeDoePatched, janeSmith } from './contact.examples.js';
 import { CONTACTS_PATH, toContact } from './contact.mapper.js';
 import type { ContactRow } from './contact.repository.js';
 import {
@@ -22,18 +35,24 @@ const security = [{ bearerAuth: [] }];
 const readProblems = ['unauthorized', 'insufficient-scope', 'rate-limited', 'validation-failed'] as const;
 const writeProblems = [...readProblems, 'malformed-request', 'unsupported-media-type', 'payload-too-large'] as const;
 
-const EtagHeader = Type.String({ description: 'The weak ETag of the returned version; send it as If-Match.' });
-const IfMatchHeader = Type.String({
-  description: 'Apply only if the contact still has this ETag (weak comparison; a list or `*` is accepted).',
-});
+const IfMatchHeaders = Type.Object({ 'if-match': Type.Optional(IfMatchHeader) });
 
 export { UPSERT_ACTION_HEADER };
 export const MATCHED_BY_HEADER = 'x-upsert-matched-by';
 
+/** How an upsert found the contact it changed; `none` when it created one. */
+export function MatchedByHeader(ways: ReadonlyArray<'external_ref' | 'email' | 'phone' | 'none'>) {
+  return Type.Unsafe<string>({
+    type: 'string',
+    enum: [...ways],
+    description: `How the contact was found: ${ways.map((way) => `\`${way}\``).join(', ')} (\`none\`: it was created).`,
+  });
+}
+
 const upsertHeaders = {
-  ETag: EtagHeader,
-  'X-Propstreet-Upsert-Action': Type.String({ description: '`created`, `updated` or `revived`.' }),
-  'X-Upsert-Matched-By': Type.String({ description: '`external_ref`, `email`, `phone` or `none`.' }),
+  ETag: ETagHeader,
+  'X-Propstreet-Upsert-Action': UpsertActionHeader(),
+  'X-Upsert-Matched-By': MatchedByHeader(['external_ref', 'email', 'none']),
 };
 
 /** Options of the contact write routes. */
@@ -73,11 +92,12 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         headers: IdempotencyHeaders,
         body: CreateContactBody,
         response: {
-          201: {
-            description: 'Created; `Location` points at the contact.',
-            headers: { ETag: EtagHeader, Location: Type.String() },
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
+          201: jsonResponse(
+            'Created; `Location` points at the contact.',
+            Type.Ref('Contact'),
+            { created: { summary: 'The contact created from the CRM sync example', value: janeSmith } },
+            { ETag: ETagHeader, Location: LocationHeader },
+          ),
           ...problemResponses(...writeProblems, 'conflict', ...IDEMPOTENCY_PROBLEMS),
         },
       },
@@ -105,7 +125,23 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         tags,
         security,
         querystring: ListQuery,
-        response: { 200: Type.Ref('ContactList'), ...problemResponses(...readProblems, 'invalid-cursor') },
+        response: {
+          200: jsonResponse('A page of contacts, the least recently changed first.', Type.Ref('ContactList'), {
+            page: {
+              summary: 'A page with more to follow',
+              value: {
+                data: [janeDoe],
+                page: {
+                  nextCursor:
+                    '-IkanXjruc1uzbU_zT8gY2Xzn7MhqhZ6fvt6HVluTlSZ-b6kvMAE5IBpbjcuqPRUkvg2ZBWzVgzGCWj-fHoRQFU8sRVILVyEjqz9grpCYoFy_N7y7zun6lFmvD9uCJY5_qsLqDFuW2iuITSZzUbyJw',
+                  hasMore: true,
+                  pageSize: 1,
+                },
+              },
+            },
+          }),
+          ...problemResponses(...readProblems, 'invalid-cursor'),
+        },
       },
     },
     async (request) => {
@@ -129,14 +165,15 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         tags,
         security,
         params: ContactParams,
-        headers: Type.Object({ 'if-none-match': Type.Optional(Type.String()) }),
+        headers: Type.Object({ 'if-none-match': Type.Optional(IfNoneMatchHeader) }),
         response: {
-          200: {
-            description: 'The contact.',
-            headers: { ETag: EtagHeader },
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
-          304: { description: 'Not modified: your copy (If-None-Match) is current.' },
+          200: jsonResponse(
+            'The contact.',
+            Type.Ref('Contact'),
+            { contact: contactExample('contact-jane-doe-updated') },
+            { ETag: ETagHeader },
+          ),
+          304: emptyResponse('Not modified: your copy (If-None-Match) is current.', { ETag: ETagHeader }),
           ...problemResponses(...readProblems, 'not-found'),
         },
       },
@@ -165,14 +202,15 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         tags,
         security,
         params: ContactParams,
-        headers: Type.Object({ 'if-match': Type.Optional(IfMatchHeader) }),
+        headers: IfMatchHeaders,
         body: PatchContactBody,
         response: {
-          200: {
-            description: 'The updated contact.',
-            headers: { ETag: EtagHeader },
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
+          200: jsonResponse(
+            'The contact after the change; unchanged, with the same ETag, when the body changed nothing.',
+            Type.Ref('Contact'),
+            { updated: { summary: 'Tags and a phone added', value: janeDoePatched } },
+            { ETag: ETagHeader },
+          ),
           ...problemResponses(
             ...writeProblems,
             'not-found',
@@ -207,9 +245,9 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         tags,
         security,
         params: ContactParams,
-        headers: Type.Object({ 'if-match': Type.Optional(IfMatchHeader) }),
+        headers: IfMatchHeaders,
         response: {
-          204: { description: 'Deleted.' },
+          204: emptyResponse('Deleted.'),
           ...problemResponses(...readProblems, 'not-found', 'precondition-failed', 'precondition-required'),
         },
       },
@@ -221,7 +259,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         request.params.id,
         request.headers['if-match'],
       );
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -232,15 +270,18 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
       schema: {
         operationId: 'contacts.getByExternalRef',
         summary: 'Read a contact by external reference',
+        description:
+          'The live contact that holds this reference (the namespace compares case-insensitively, the id exactly): what a sync calls with the only id it knows.',
         tags,
         security,
         params: ExternalRefParams,
         response: {
-          200: {
-            description: 'The contact.',
-            headers: { ETag: EtagHeader },
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
+          200: jsonResponse(
+            'The contact.',
+            Type.Ref('Contact'),
+            { contact: contactExample('contact-jane-doe-updated') },
+            { ETag: ETagHeader },
+          ),
           ...problemResponses(...readProblems, 'not-found'),
         },
       },
@@ -268,19 +309,21 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
         security,
         params: ExternalRefParams,
         querystring: UpsertQuery,
-        headers: Type.Object({ 'if-match': Type.Optional(IfMatchHeader) }),
+        headers: IfMatchHeaders,
         body: UpsertContactBody,
         response: {
-          200: {
-            description: 'Updated or revived (or, with validate_only, what would happen).',
-            headers: upsertHeaders,
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
-          201: {
-            description: 'Created.',
-            headers: { ...upsertHeaders, Location: Type.String() },
-            content: { 'application/json': { schema: Type.Ref('Contact') } },
-          },
+          200: jsonResponse(
+            'Updated or revived (or, with validate_only, what would happen).',
+            Type.Ref('Contact'),
+            { updated: contactExample('contact-jane-doe-updated') },
+            upsertHeaders,
+          ),
+          201: jsonResponse(
+            'Created; `Location` points at the contact.',
+            Type.Ref('Contact'),
+            { created: contactExample('contact-jane-doe') },
+            { ...upsertHeaders, Location: LocationHeader },
+          ),
           ...problemResponses(...writeProblems, 'not-found', 'conflict', 'precondition-failed'),
         },
       },

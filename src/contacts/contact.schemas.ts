@@ -1,6 +1,22 @@
 import { type Static, Type } from 'typebox';
 import { BatchFlags, BatchItems } from '../http/batch.js';
-import { type ExternalRef, ExternalRefSchema, Nullable, RefTo, Timestamp, Uuid } from '../http/schemas.js';
+import {
+  bodyExamples,
+  type ExternalRef,
+  ExternalRefSchema,
+  Nullable,
+  QueryString,
+  RefTo,
+  Timestamp,
+  Uuid,
+} from '../http/schemas.js';
+import {
+  contactBatchExamples,
+  createContactExamples,
+  matchUpsertContactExamples,
+  updateContactExamples,
+  upsertContactExamples,
+} from './contact.examples.js';
 import {
   type ContactInput,
   type ContactRepresentationFields,
@@ -26,6 +42,7 @@ export const CreateContactBody = Type.Unsafe<ContactInput>(
     $id: 'CreateContactRequest',
     additionalProperties: false,
     description: 'A new contact. It needs at least one identifier: a name, an email or a phone.',
+    ...bodyExamples(createContactExamples),
   }),
 );
 
@@ -41,6 +58,7 @@ export const PatchContactBody = Type.Unsafe<ContactInput & { profilePictureId?: 
       $id: 'UpdateContactRequest',
       additionalProperties: false,
       description: 'Fields present are set, omitted fields are kept, null clears. Arrays replace the whole list.',
+      ...bodyExamples(updateContactExamples),
     },
   ),
 );
@@ -50,14 +68,27 @@ export const UpsertContactBody = Type.Unsafe<ContactInput>(
     $id: 'UpsertContactRequest',
     additionalProperties: false,
     description: 'Creates the contact or applies these fields to it (omitted fields are kept, null clears).',
+    ...bodyExamples(upsertContactExamples),
   }),
 );
 
+const MATCH_UPSERT_DESCRIPTION = 'The upsert fields, plus external references to attach to the contact.';
+
+/** Shared: the body of POST /contacts/upsert is also the `data` of a batch item. */
 export const MatchUpsertContactBody = Type.Unsafe<ContactInput>(
   Type.Object(pageProperties('matchUpsert'), {
     $id: 'MatchUpsertContactRequest',
     additionalProperties: false,
-    description: 'The upsert fields, plus external references to attach to the contact.',
+    description: MATCH_UPSERT_DESCRIPTION,
+  }),
+);
+
+/** POST /contacts/upsert's own copy of the shared body, which can carry the route's examples. */
+export const MatchUpsertRequestBody = Type.Unsafe<ContactInput>(
+  Type.Object(pageProperties('matchUpsert'), {
+    additionalProperties: false,
+    description: MATCH_UPSERT_DESCRIPTION,
+    ...bodyExamples(matchUpsertContactExamples),
   }),
 );
 
@@ -71,65 +102,69 @@ export const ContactSchema = Type.Object(
       Type.Object(
         {
           id: Uuid,
-          uri: Type.String(),
-          name: Type.String(),
+          uri: Type.String({ description: "The company's canonical API path." }),
+          name: Type.String({ description: "The company's current name." }),
           jobTitle: Nullable(Type.String()),
           isPrimary: Type.Boolean(),
         },
         { additionalProperties: false },
       ),
+      { description: 'The companies the contact is connected to (its `connections`), live ones only.' },
     ),
     profilePictureUrl: Nullable(Type.String({ description: 'Always null: this API stores no pictures yet.' })),
     createdUtc: Timestamp,
     updatedUtc: Timestamp,
     deletedUtc: Nullable(Timestamp),
     etag: Type.String({ description: 'Equals the ETag header.' }),
-    changeType: Type.Union([
-      Type.Literal('created'),
-      Type.Literal('updated'),
-      Type.Literal('deleted'),
-      Type.Literal('revived'),
-    ]),
+    changeType: Type.Union(
+      [Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted'), Type.Literal('revived')],
+      { description: 'What the last change to the contact was.' },
+    ),
     changeOrigin: Type.String({
       description: '`api` for direct writes, else the namespace of the upsert that made the change.',
     }),
   },
-  { $id: 'Contact', additionalProperties: false },
+  { $id: 'Contact', additionalProperties: false, description: 'A person in your network.' },
 );
 export type Contact = Static<typeof ContactSchema> & ContactRepresentationFields;
 
 export const ContactListSchema = Type.Object(
   { data: Type.Array(Type.Ref('Contact')), page: Type.Ref('Page') },
-  { $id: 'ContactList', additionalProperties: false },
+  { $id: 'ContactList', additionalProperties: false, description: 'A page of the contact change feed.' },
 );
 
-export const ContactParams = Type.Object({ id: Uuid }, { additionalProperties: false });
-
-export const UpsertQuery = Type.Object(
+export const ContactParams = Type.Object(
   {
-    match: Type.Optional(
-      Type.Unsafe<'email' | ''>({
-        type: 'string',
-        enum: ['email', ''],
-        description: '`email`: when the reference is unknown, update the live contact with the same primary email.',
-      }),
-    ),
-    revive: Type.Boolean({ default: true, description: 'Revive a deleted contact that has this reference.' }),
-    create_only: Type.Boolean({
-      default: false,
-      description: 'Despite its name, update-only: an unknown reference answers 404 and nothing is created.',
+    id: Type.String({
+      format: 'uuid',
+      description: "The contact's id.",
+      examples: ['bf80341f-ed94-4202-9eab-d0f128cbb552'],
     }),
-    update_only: Type.Boolean({ default: false, description: 'Clearer alias of create_only.' }),
-    validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }),
   },
   { additionalProperties: false },
 );
+
+export const UpsertQuery = QueryString({
+  match: Type.Optional(
+    Type.Unsafe<'email' | ''>({
+      type: 'string',
+      enum: ['email', ''],
+      description: '`email`: when the reference is unknown, update the live contact with the same primary email.',
+    }),
+  ),
+  revive: Type.Boolean({ default: true, description: 'Revive a deleted contact that has this reference.' }),
+  create_only: Type.Boolean({
+    default: false,
+    description: 'Despite its name, update-only: an unknown reference answers 404 and nothing is created.',
+  }),
+  update_only: Type.Boolean({ default: false, description: 'Clearer alias of create_only.' }),
+  validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }),
+});
 export type UpsertQueryInput = Static<typeof UpsertQuery>;
 
-export const ValidateOnlyQuery = Type.Object(
-  { validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }) },
-  { additionalProperties: false },
-);
+export const ValidateOnlyQuery = QueryString({
+  validate_only: Type.Boolean({ default: false, description: 'Validate and decide, store nothing.' }),
+});
 
 export const ContactBatchItem = Type.Object(
   {
@@ -167,5 +202,5 @@ export const ContactBatchBody = Type.Object(
     ),
     ...BatchFlags,
   },
-  { $id: 'ContactBatchRequest', additionalProperties: false },
+  { $id: 'ContactBatchRequest', additionalProperties: false, ...bodyExamples(contactBatchExamples) },
 );

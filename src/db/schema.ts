@@ -31,6 +31,10 @@ export interface ApiTokensTable {
   revoked_at: Timestamp | null;
   /** The origin this token's writes are recorded with when the request names none. */
   origin: string | null;
+  /** The secret the last rotation replaced, still accepted until previous_token_expires_at. */
+  previous_token_hash: Buffer | null;
+  previous_token_expires_at: Timestamp | null;
+  rotated_at: Timestamp | null;
 }
 
 export interface ExternalRefJson {
@@ -179,8 +183,11 @@ export interface WebhooksTable {
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
   failing_since: Timestamp | null;
-  /** bigint, read as a number: the last seq fanned out into deliveries. */
+  /** bigint, read as a number: the last seq whose first attempt is made (or queued). */
   dispatched_through: number;
+  /** The lease of the process sending the events past dispatched_through (migration 0009). */
+  head_lease_until: Timestamp | null;
+  head_lease_id: string | null;
 }
 
 export interface WebhookDeliveriesTable {

@@ -2,7 +2,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
-import { problemResponses } from '../http/schemas.js';
+import { jsonResponse, problemResponses } from '../http/schemas.js';
+import { eventListExamples } from './event.examples.js';
 import { toEvent } from './event.mapper.js';
 import { EventListQuery } from './event.schemas.js';
 import { readEvents } from './event.service.js';
@@ -20,7 +21,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
         security: [{ bearerAuth: [] }],
         querystring: EventListQuery,
         response: {
-          200: { description: 'A page of events.', content: { 'application/json': { schema: Type.Ref('EventList') } } },
+          200: jsonResponse('A page of events, in `seq` order.', Type.Ref('EventList'), eventListExamples),
           ...problemResponses(
             'unauthorized',
             'insufficient-scope',

@@ -5,6 +5,11 @@ export interface CachedToken {
   tokenId: string;
   scopes: string[];
   settings: OrganizationSettingsRow;
+  /**
+   * When this secret stops working: the token's expiry or, for a secret replaced by a rotation, the
+   * end of its grace period if sooner. get() honours it, so an entry never outlives either; a
+   * rotation or revocation before then is an invalidation like any other.
+   */
   expiresAt: Date | null;
   origin: string | null;
 }

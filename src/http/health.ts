@@ -3,9 +3,12 @@ import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import { AppError } from './problem.js';
-import { problemResponses } from './schemas.js';
+import { jsonResponse, PUBLIC_SECURITY, problemResponses, TRANSPORT_PROBLEMS } from './schemas.js';
 
-const Status = Type.Object({ status: Type.String() }, { additionalProperties: false });
+const Status = Type.Object(
+  { status: Type.String({ description: '`ok` from /healthz, `ready` from /readyz.' }) },
+  { additionalProperties: false },
+);
 const READINESS_TIMEOUT_MS = 2_000;
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
@@ -16,8 +19,14 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
       schema: {
         operationId: 'health.live',
         summary: 'Liveness: the process answers',
+        description:
+          'Answers as long as the process serves HTTP, whatever the database does: restart the process when this fails. Needs no token and is not rate-limited.',
         tags: ['Operations'],
-        response: { 200: Status },
+        security: PUBLIC_SECURITY,
+        response: {
+          200: jsonResponse('The process is alive.', Status, { ok: { summary: 'Alive', value: { status: 'ok' } } }),
+          ...problemResponses(...TRANSPORT_PROBLEMS),
+        },
       },
     },
     async () => ({ status: 'ok' }),
@@ -30,8 +39,15 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
       schema: {
         operationId: 'health.ready',
         summary: 'Readiness: the database answers',
+        description: `Answers 200 once the database answers a query within ${READINESS_TIMEOUT_MS / 1000} s, else 503: route traffic to this process only while it is ready. Needs no token and is not rate-limited.`,
         tags: ['Operations'],
-        response: { 200: Status, ...problemResponses('service-unavailable') },
+        security: PUBLIC_SECURITY,
+        response: {
+          200: jsonResponse('The database answers; the process can serve requests.', Status, {
+            ready: { summary: 'Ready', value: { status: 'ready' } },
+          }),
+          ...problemResponses(...TRANSPORT_PROBLEMS, 'service-unavailable'),
+        },
       },
     },
     async () => {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import { registerDocsPage } from './docs-page.js';
+import { sharedExamples } from './schemas.js';
 
 export const API_TITLE = 'Contacts Sync API';
 /** The document's version is the package's: one number to bump, and clients can tell releases apart. */
@@ -29,13 +30,19 @@ Responses carry \`RateLimit-Policy\` and \`RateLimit\` (IETF draft-ietf-httpapi-
 
 /**
  * Registers the OpenAPI generator (fed by the same TypeBox schemas that validate requests) and the
- * reference page at /docs, whose assets are served from the package, not a CDN.
+ * reference page at /docs (docs-page.ts: Scalar, its assets served by this server).
  */
 export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: API_TITLE, version: API_VERSION, description },
+      info: {
+        title: API_TITLE,
+        version: API_VERSION,
+        description,
+        // The package is private and declares no open-source license: SPDX's form for a license of one's own.
+        license: { name: 'Proprietary', identifier: 'LicenseRef-Proprietary' },
+      },
       // Relative: the document describes whichever host serves it (local, staging, production).
       servers: [{ url: '/' }],
       tags: [
@@ -58,6 +65,8 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
           bearerAuth: { type: 'http', scheme: 'bearer', description: 'An organization API token (`cst_…`).' },
           adminToken: { type: 'http', scheme: 'bearer', description: "The operator's ADMIN_TOKEN." },
         },
+        // Filled as the routes declare them; read when the document is generated, after every route.
+        examples: sharedExamples,
       },
     },
     // Name shared schemas by their $id instead of def-0, def-1…

@@ -1,17 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AppError, type ProblemCode, problemRegistry, problemType } from './problem.js';
-import { problemResponses } from './schemas.js';
+import { jsonResponse, PUBLIC_SECURITY, problemResponses, TRANSPORT_PROBLEMS } from './schemas.js';
 
 const ProblemTypeSchema = Type.Object(
   {
-    type: Type.String(),
-    code: Type.String(),
-    status: Type.Integer(),
-    title: Type.String(),
-    description: Type.String(),
+    type: Type.String({ description: 'The `type` of problems of this kind.' }),
+    code: Type.String({ description: 'The last segment of `type`.' }),
+    status: Type.Integer({ description: 'The HTTP status problems of this kind are answered with.' }),
+    title: Type.String({ description: 'The `title` of problems of this kind.' }),
+    description: Type.String({ description: 'When the problem happens and what to do about it.' }),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'A kind of problem the API answers with.' },
 );
 
 function describe(code: ProblemCode) {
@@ -28,8 +28,23 @@ export const problemTypeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'problems.list',
         summary: 'Every problem type the API answers with',
+        description:
+          'The registry behind every problem+json answer: each kind with its `type` URI, status, title and what to do about it. Needs no token.',
         tags: ['Operations'],
-        response: { 200: Type.Object({ data: Type.Array(ProblemTypeSchema) }, { additionalProperties: false }) },
+        security: PUBLIC_SECURITY,
+        response: {
+          200: jsonResponse(
+            'Every problem type.',
+            Type.Object({ data: Type.Array(ProblemTypeSchema) }, { additionalProperties: false }),
+            {
+              registry: {
+                summary: 'The first two of the list',
+                value: { data: [describe('validation-failed'), describe('malformed-request')] },
+              },
+            },
+          ),
+          ...problemResponses(...TRANSPORT_PROBLEMS),
+        },
       },
     },
     async () => ({ data: (Object.keys(problemRegistry) as ProblemCode[]).map(describe) }),
@@ -42,9 +57,20 @@ export const problemTypeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         operationId: 'problems.get',
         summary: 'One problem type',
+        description:
+          "Where a problem's `type` (`/problems/{code}`) leads: what that kind of problem means and what to do about it. Needs no token.",
         tags: ['Operations'],
-        params: Type.Object({ code: Type.String() }, { additionalProperties: false }),
-        response: { 200: ProblemTypeSchema, ...problemResponses('not-found') },
+        security: PUBLIC_SECURITY,
+        params: Type.Object(
+          { code: Type.String({ description: 'A problem code, e.g. `conflict`.', examples: ['conflict'] }) },
+          { additionalProperties: false },
+        ),
+        response: {
+          200: jsonResponse('The problem type.', ProblemTypeSchema, {
+            conflict: { summary: 'The problem type of a conflict', value: describe('conflict') },
+          }),
+          ...problemResponses('not-found'),
+        },
       },
     },
     async (request) => {

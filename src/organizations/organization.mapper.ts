@@ -23,6 +23,8 @@ export function toApiToken(row: ApiTokenRow): ApiToken {
     createdUtc: row.created_at.toISOString(),
     expiresUtc: row.expires_at?.toISOString() ?? null,
     origin: row.origin,
+    rotatedUtc: row.rotated_at?.toISOString() ?? null,
+    previousSecretExpiresUtc: row.previous_token_expires_at?.toISOString() ?? null,
     revokedUtc: row.revoked_at?.toISOString() ?? null,
   };
 }

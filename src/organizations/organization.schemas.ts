@@ -1,5 +1,12 @@
 import { type Static, Type } from 'typebox';
-import { Nullable, SystemName, Timestamp, Uuid } from '../http/schemas.js';
+import { bodyExamples, Nullable, SystemName, Timestamp, Uuid } from '../http/schemas.js';
+import {
+  createOrganizationExamples,
+  createTokenExamples,
+  patchOrganizationExamples,
+  rotateTokenExamples,
+  settingsPatchExamples,
+} from './organization.examples.js';
 
 export const SCOPES = [
   'contacts.read',
@@ -59,17 +66,30 @@ export const OrganizationSettingsPatchSchema = Type.Object(
 );
 export type OrganizationSettingsPatch = Static<typeof OrganizationSettingsPatchSchema>;
 
+/** The body of PATCH /organization/settings: the settings patch itself, with the document's examples. */
+export const SettingsPatchBody = Type.Object(OrganizationSettingsPatchSchema.properties, {
+  additionalProperties: false,
+  description: 'Settings to change; omitted settings keep their value.',
+  ...bodyExamples(settingsPatchExamples),
+});
+
 const OrganizationName = Type.String({ minLength: 1, maxLength: 200 });
 
 export const CreateOrganizationBody = Type.Object(
   { name: OrganizationName, settings: Type.Optional(OrganizationSettingsPatchSchema) },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    ...bodyExamples(createOrganizationExamples),
+  },
 );
 export type CreateOrganizationInput = Static<typeof CreateOrganizationBody>;
 
 export const PatchOrganizationBody = Type.Object(
   { name: Type.Optional(OrganizationName), settings: Type.Optional(OrganizationSettingsPatchSchema) },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    ...bodyExamples(patchOrganizationExamples),
+  },
 );
 export type PatchOrganizationInput = Static<typeof PatchOrganizationBody>;
 
@@ -81,7 +101,7 @@ export const OrganizationSchema = Type.Object(
     createdUtc: Timestamp,
     updatedUtc: Timestamp,
   },
-  { $id: 'Organization', additionalProperties: false },
+  { $id: 'Organization', additionalProperties: false, description: 'A tenant: its data and tokens are its own.' },
 );
 export interface Organization {
   id: string;
@@ -91,8 +111,12 @@ export interface Organization {
   updatedUtc: string;
 }
 
-export const OrganizationParams = Type.Object({ orgId: Uuid }, { additionalProperties: false });
-export const TokenParams = Type.Object({ orgId: Uuid, tokenId: Uuid }, { additionalProperties: false });
+const OrganizationId = Type.String({ format: 'uuid', description: "The organization's id." });
+export const OrganizationParams = Type.Object({ orgId: OrganizationId }, { additionalProperties: false });
+export const TokenParams = Type.Object(
+  { orgId: OrganizationId, tokenId: Type.String({ format: 'uuid', description: "The token's id." }) },
+  { additionalProperties: false },
+);
 
 export const CreateTokenBody = Type.Object(
   {
@@ -114,7 +138,10 @@ export const CreateTokenBody = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    ...bodyExamples(createTokenExamples),
+  },
 );
 export type CreateTokenInput = Static<typeof CreateTokenBody>;
 
@@ -125,6 +152,14 @@ const tokenProperties = {
   createdUtc: Timestamp,
   expiresUtc: Nullable(Timestamp),
   origin: Nullable(Type.String()),
+  rotatedUtc: Nullable(Timestamp),
+  previousSecretExpiresUtc: Nullable(
+    Type.String({
+      format: 'date-time',
+      description:
+        'Until when the secret replaced by the last rotation is still accepted (past once its grace period is over); null when the token was never rotated or the last rotation had no grace period.',
+    }),
+  ),
 };
 
 export const ApiTokenSchema = Type.Object(
@@ -138,6 +173,8 @@ export interface ApiToken {
   createdUtc: string;
   expiresUtc: string | null;
   origin: string | null;
+  rotatedUtc: string | null;
+  previousSecretExpiresUtc: string | null;
   revokedUtc: string | null;
 }
 
@@ -153,4 +190,64 @@ export type CreatedApiToken = Omit<ApiToken, 'revokedUtc'> & { token: string };
 export const ApiTokenListSchema = Type.Object(
   { data: Type.Array(Type.Ref('ApiToken')) },
   { $id: 'ApiTokenList', additionalProperties: false },
+);
+
+/** The largest grace period a rotation grants the old secret: a week covers a deployment cycle. */
+export const MAX_ROTATION_GRACE_SECONDS = 7 * 24 * 60 * 60;
+
+export const RotateTokenBody = Type.Object(
+  {
+    graceSeconds: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: MAX_ROTATION_GRACE_SECONDS,
+        default: 0,
+        description:
+          'How long the old secret keeps working, in seconds (at most 604800, a week). 0, the default, ends it at once.',
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    description: '`{}` rotates with no grace period.',
+    ...bodyExamples(rotateTokenExamples),
+  },
+);
+export type RotateTokenInput = Static<typeof RotateTokenBody>;
+
+export const ORGANIZATION_LIST_DEFAULT_LIMIT = 50;
+export const ORGANIZATION_LIST_MAX_LIMIT = 500;
+
+export const OrganizationListQuery = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: ORGANIZATION_LIST_MAX_LIMIT,
+        default: ORGANIZATION_LIST_DEFAULT_LIMIT,
+        description: 'Organizations per page.',
+      }),
+    ),
+    cursor: Type.Optional(
+      Type.String({
+        maxLength: 2000,
+        description: "A page's nextCursor; it carries the first page's name filter, so `name` may be left out.",
+      }),
+    ),
+    name: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description:
+          'Only organizations whose name starts with this, ignoring case. `%` and `_` match themselves, not any text.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type OrganizationListQueryInput = Static<typeof OrganizationListQuery>;
+
+export const OrganizationListSchema = Type.Object(
+  { data: Type.Array(Type.Ref('Organization')), page: Type.Ref('Page') },
+  { additionalProperties: false },
 );

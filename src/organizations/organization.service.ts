@@ -4,6 +4,7 @@ import type { Db } from '../db/database.js';
 import { announceAuthChange } from '../db/notifications.js';
 import type { OrganizationSettingsRow } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
+import { decodeCursor, encodeCursor } from '../http/cursor.js';
 import { AppError } from '../http/problem.js';
 import { generateToken, hashToken } from './api-token.js';
 import { toApiToken, toCreatedApiToken, toOrganization } from './organization.mapper.js';
@@ -14,10 +15,13 @@ import {
   type CreateOrganizationInput,
   type CreateTokenInput,
   DEFAULT_SCOPES,
+  ORGANIZATION_LIST_DEFAULT_LIMIT,
   type Organization,
+  type OrganizationListQueryInput,
   type OrganizationSettings,
   type OrganizationSettingsPatch,
   type PatchOrganizationInput,
+  type RotateTokenInput,
 } from './organization.schemas.js';
 
 export const DEFAULT_SETTINGS: Readonly<OrganizationSettingsRow> = {
@@ -66,6 +70,68 @@ function organizationNotFound(organizationId: string): AppError {
 export async function createOrganization(db: Db, input: CreateOrganizationInput): Promise<Organization> {
   const settings = applySettingsPatch(DEFAULT_SETTINGS, input.settings);
   return toOrganization(await repository.insertOrganization(db, input.name, settings));
+}
+
+/**
+ * Organization-list cursors are the operator's: sealed for the nil organization, which no tenant is,
+ * so no organization token's list accepts them, and theirs are refused here.
+ */
+const OPERATOR_CURSOR_OWNER = '00000000-0000-0000-0000-000000000000';
+
+interface OrganizationListCursor {
+  o: string;
+  f: 'organizations';
+  /** The last organization listed: its sort key, lower(name) as PostgreSQL computed it, and its id. */
+  k: string;
+  i: string;
+  /** The name prefix of the first page. */
+  n: string | null;
+}
+
+export interface OrganizationPage {
+  organizations: Organization[];
+  nextCursor: string | null;
+  hasMore: boolean;
+}
+
+function invalidCursor(detail: string): AppError {
+  return new AppError('invalid-cursor', detail, { errors: { cursor: [detail] } });
+}
+
+/** A page of every organization in name order, ignoring case; `name` keeps those whose name starts with it. */
+export async function listOrganizations(
+  db: Db,
+  query: OrganizationListQueryInput,
+  cursorSecret: () => Promise<Buffer>,
+): Promise<OrganizationPage> {
+  const secret = await cursorSecret();
+  const limit = query.limit ?? ORGANIZATION_LIST_DEFAULT_LIMIT;
+  let namePrefix = query.name ?? null;
+  let after: repository.OrganizationListPosition | null = null;
+  if (query.cursor !== undefined) {
+    const payload = decodeCursor(query.cursor, secret, OPERATOR_CURSOR_OWNER) as OrganizationListCursor | null;
+    if (payload === null || payload.f !== 'organizations') {
+      throw invalidCursor('The cursor is not one this API issued for the organization list.');
+    }
+    if (query.name !== undefined && query.name !== payload.n) {
+      throw invalidCursor('The cursor was issued for another name filter; omit name when passing a cursor.');
+    }
+    namePrefix = payload.n;
+    after = { nameKey: payload.k, id: payload.i };
+  }
+  const fetched = await repository.listOrganizations(db, { namePrefix, after, limit });
+  const hasMore = fetched.length > limit;
+  const rows = hasMore ? fetched.slice(0, limit) : fetched;
+  const last = rows.at(-1);
+  // Unlike the change feeds, this list has no position worth resuming from: at its end, no cursor.
+  const nextCursor =
+    hasMore && last !== undefined
+      ? encodeCursor(
+          { o: OPERATOR_CURSOR_OWNER, f: 'organizations', k: last.name_key, i: last.id, n: namePrefix },
+          secret,
+        )
+      : null;
+  return { organizations: rows.map(toOrganization), nextCursor, hasMore };
 }
 
 export async function getOrganization(db: Db, organizationId: string): Promise<Organization> {
@@ -156,5 +222,47 @@ export async function revokeApiToken(db: Db, organizationId: string, tokenId: st
     }
     // Server processes that cached this token forget it when this commits.
     await announceAuthChange(trx, organizationId);
+  });
+}
+
+/** Why a token cannot be rotated, as the 404 it is: a revoked or expired token is gone like a deleted record. */
+async function unrotatable(db: Db, organizationId: string, tokenId: string): Promise<AppError> {
+  const token = await repository.findApiToken(db, organizationId, tokenId);
+  if (token === undefined) {
+    return new AppError('not-found', `Token ${tokenId} does not exist in organization ${organizationId}.`);
+  }
+  if (token.revoked_at !== null) {
+    return new AppError(
+      'not-found',
+      `Token ${tokenId} was revoked at ${token.revoked_at.toISOString()}; a revoked token cannot be rotated. Create a new one.`,
+    );
+  }
+  return new AppError(
+    'not-found',
+    `Token ${tokenId} expired at ${token.expires_at?.toISOString()}; an expired token cannot be rotated. Create a new one.`,
+  );
+}
+
+/**
+ * Gives a token a new secret, returned this once. The old secret keeps working for `graceSeconds`
+ * (0: not at all), so a deployment can switch over without failed requests; a secret still in the
+ * grace of an earlier rotation stops at once. The token keeps its id, name, scopes, origin and expiry.
+ */
+export async function rotateApiToken(
+  db: Db,
+  organizationId: string,
+  tokenId: string,
+  input: RotateTokenInput,
+): Promise<CreatedApiToken> {
+  const token = generateToken();
+  return inTransaction(db, async (trx) => {
+    const row = await repository.rotateApiToken(trx, organizationId, tokenId, {
+      hash: hashToken(token),
+      graceSeconds: input.graceSeconds ?? 0,
+    });
+    if (row === undefined) throw await unrotatable(trx, organizationId, tokenId);
+    // As for a revocation: server processes that cached the old secret forget it when this commits.
+    await announceAuthChange(trx, organizationId);
+    return toCreatedApiToken(row, token);
   });
 }

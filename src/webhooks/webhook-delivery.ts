@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { FastifyBaseLogger } from 'fastify';
-import { Webhook as Signer } from 'standardwebhooks';
 import type { Db } from '../db/database.js';
 import { removeInBatches } from '../db/retention.js';
 import { inTransaction } from '../db/transaction.js';
@@ -15,14 +14,20 @@ import {
   claimDeliveries,
   type DeliveryKey,
   type DeliveryResult,
-  dispatchEvents,
   findEventsBySeq,
+  findHeadEvents,
+  type HeadEvent,
   insertAttempts,
   insertTestAttempt,
+  type LeasedHead,
+  leaseHeads,
   pruneAttempts,
+  type QueuedDelivery,
   recordWebhookHealth,
+  renewHeadLeases,
   renewLeases,
   settleDeliveries,
+  settleHead,
   type WebhookHealth,
 } from './webhook.repository.js';
 import { DestinationRefusedError, destinationLookup, hostOf, refusedAddressReason } from './webhook-destination.js';
@@ -77,6 +82,7 @@ export interface WebhookDeliveryOptions {
 interface Settings extends Required<WebhookDeliveryOptions> {
   allowPrivateNetworks: boolean;
   retentionDays: number;
+  agents: { http: http.Agent; https: https.Agent };
 }
 
 // Past this, a response body is not read further: only the status matters.
@@ -86,11 +92,13 @@ const MAX_ERROR_LENGTH = 500;
 // the worker, and under a steady write load that would otherwise mean a dispatch and a claim
 // statement per write. A pass a few milliseconds later serves every event numbered meanwhile.
 const MIN_PASS_INTERVAL_MS = 20;
-// Webhooks dispatched per statement, and events per webhook: bounds each dispatcher transaction.
-const DISPATCH_WEBHOOKS = 100;
-const DISPATCH_EVENTS = 1_000;
-// Dispatcher statements per pass at most; the next pass (a poll away) continues.
-const DISPATCH_ROUNDS = 10;
+// Events per head lease at most: bounds what one webhook's batch holds in memory and records in one
+// transaction. Under a steady load a head holds what was numbered since the previous one ended.
+const HEAD_EVENTS = 500;
+// A head is recorded once its sends are done or after this long, whichever comes first. Sends still
+// in flight then become leased pending deliveries (settled like claimed ones), so one slow answer
+// holds back only its own record's later events, not the webhook's next head.
+const HEAD_SPILL_MS = 200;
 // A claimed delivery's lease. It lasts the timeout plus LEASE_MARGIN_MS, and the process renews it
 // every LEASE_RENEW_MS for as long as it holds the delivery (sending it, or keeping its result until
 // it is recorded), so pool waits and slow recordings do not outlast it. A killed process renews
@@ -112,6 +120,20 @@ export interface SendSettings {
   timeoutMs: number;
   allowPrivateNetworks: boolean;
   dnsServers?: readonly string[];
+  /** Keep-alive pools; absent, every request has a connection of its own. */
+  agents?: { http: http.Agent; https: https.Agent };
+}
+
+/**
+ * Connection pools for one deliverer. Reusing a connection saves a TCP (and TLS) handshake per
+ * delivery, which at a steady event rate is most of what sending costs. Safe against rebinding: a
+ * pooled connection goes to an address destinationLookup checked when it was opened, under the
+ * same settings, as the pools belong to one deliverer. Idle connections close after a while, so
+ * none is held to an endpoint that has gone quiet.
+ */
+export function deliveryAgents(maxSocketsPerDestination: number): { http: http.Agent; https: https.Agent } {
+  const options = { keepAlive: true, maxSockets: maxSocketsPerDestination, maxFreeSockets: 16, timeout: 30 * SECOND };
+  return { http: new http.Agent(options), https: new https.Agent(options) };
 }
 
 export interface HttpOutcome {
@@ -137,7 +159,7 @@ function describeError(error: unknown): string {
 /**
  * POSTs one signed message. Resolves (never rejects) with the status, or with why none came: the
  * destination refused, a connection error, or the timeout. The connection goes to an address
- * destinationLookup checked; no connection is reused, so none is kept to an endpoint.
+ * destinationLookup checked, opened for this request or kept from an earlier one (settings.agents).
  */
 function post(
   url: string,
@@ -179,7 +201,12 @@ function post(
       port: target.port === '' ? undefined : Number(target.port),
       path: `${target.pathname}${target.search}`,
       headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
-      agent: false,
+      agent:
+        settings.agents === undefined
+          ? false
+          : target.protocol === 'https:'
+            ? settings.agents.https
+            : settings.agents.http,
       lookup: destinationLookup({
         allowPrivateNetworks: settings.allowPrivateNetworks,
         budgetMs: settings.timeoutMs,
@@ -213,6 +240,16 @@ export interface WebhookMessage {
   data: unknown;
 }
 
+/**
+ * `v1,` + base64 HMAC-SHA256 of `{id}.{timestamp}.{body}` keyed with the secret's base64 part, as
+ * Standard Webhooks specifies. Node's own HMAC rather than the standardwebhooks package's JavaScript
+ * one, which costs several times more per message; the tests verify every delivery with the package.
+ */
+function signature(secret: string, id: string, timestamp: string, body: string): string {
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : secret, 'base64');
+  return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+}
+
 /** Sends one message as Standard Webhooks has it: signed over `{id}.{timestamp}.{body}`. */
 export async function sendMessage(
   target: { url: string; secret: string },
@@ -220,13 +257,13 @@ export async function sendMessage(
   settings: SendSettings,
 ): Promise<HttpOutcome> {
   const body = JSON.stringify({ type: message.type, timestamp: message.timestamp, data: message.data });
-  const now = new Date();
+  const timestamp = String(Math.floor(Date.now() / 1000));
   const headers = {
     'content-type': 'application/json',
     'user-agent': 'contacts-sync-api-webhooks/1',
     'webhook-id': message.id,
-    'webhook-timestamp': String(Math.floor(now.getTime() / 1000)),
-    'webhook-signature': new Signer(target.secret).sign(message.id, now, body),
+    'webhook-timestamp': timestamp,
+    'webhook-signature': signature(target.secret, message.id, timestamp, body),
   };
   return post(target.url, headers, body, settings);
 }
@@ -268,10 +305,35 @@ interface Settled {
   delivery: DeliveryResult;
   /** False when the endpoint was never asked (the event is gone): the webhook's health is not its business. */
   reachedEndpoint: boolean;
+  /** A first attempt that outlasted its head: its row exists once that head is recorded, not before. */
+  after?: HeadResult;
+}
+
+/** A head's first attempts, sent: what recording it writes (see settleHead). */
+interface HeadResult {
+  head: LeasedHead;
+  attempts: Array<{ attempt: AttemptRecord; reachedEndpoint: boolean }>;
+  queued: QueuedDelivery[];
+  recorded: boolean;
+}
+
+function headId(head: LeasedHead): string {
+  return `${head.organization_id}/${head.webhook_id}/${head.lease_id}`;
+}
+
+function queuedOf(event: EventRow, attempts: number, nextAttemptAt: Date | null): QueuedDelivery {
+  return {
+    seq: event.seq,
+    eventId: event.id,
+    eventType: event.type,
+    resourceId: event.resource_id,
+    attempts,
+    nextAttemptAt,
+  };
 }
 
 /** Per webhook, what a batch of results says about its endpoint (see recordWebhookHealth). */
-function healthOf(batch: readonly Settled[]): WebhookHealth[] {
+function healthOf(batch: ReadonlyArray<Pick<Settled, 'attempt' | 'reachedEndpoint'>>): WebhookHealth[] {
   const byWebhook = new Map<string, WebhookHealth>();
   const ordered = batch
     .flatMap((entry) => (entry.reachedEndpoint && entry.attempt !== null ? [entry.attempt] : []))
@@ -298,11 +360,14 @@ function healthOf(batch: readonly Settled[]): WebhookHealth[] {
 }
 
 /**
- * The process's webhook deliverer. A pass fans newly numbered events out into deliveries
- * (dispatchEvents), leases due deliveries (claimDeliveries) and sends them concurrently, each on
- * its own promise, so a slow endpoint occupies its own slots and nothing else: the in-flight caps
- * bound sockets and memory, and the API's requests never wait for a delivery. Results are recorded
- * in batches, one transaction for whatever finished while the previous batch was being written.
+ * The process's webhook deliverer. A pass leases webhook heads (leaseHeads: the events a webhook has
+ * not had a first attempt at) and sends those straight from the event log, then leases due pending
+ * deliveries (claimDeliveries: retries, replays, events queued behind a pending one of their record)
+ * and sends them. Sends run concurrently, each on its own promise, so a slow endpoint occupies its
+ * own slots and nothing else: the in-flight caps bound sockets and memory, and the API's requests
+ * never wait for a delivery. Only what needs another attempt is written to webhook_deliveries: a
+ * webhook that answers 2xx costs one attempt row per event. Results are recorded in batches, one
+ * transaction for whatever finished while the previous batch was being written (and one per head).
  * Passes run when events were numbered in this process (EventLog.onSequenced), when a send
  * finishes, and on a timer, which also picks up what other processes numbered and the leases of
  * a process that died. All state that matters is in PostgreSQL; several processes share the work.
@@ -314,6 +379,8 @@ export class WebhookDelivery {
   readonly #leaseMs: number;
   /** Deliveries claimed and not yet settled in the database, with when their lease ends at the latest (performance.now()). */
   readonly #held = new Map<string, { key: DeliveryKey; leaseEnds: number }>();
+  /** Head leases held, likewise (until their results are recorded). */
+  readonly #heldHeads = new Map<string, { head: LeasedHead; leaseEnds: number }>();
   #renewing = false;
   #started = false;
   #closed = false;
@@ -324,6 +391,7 @@ export class WebhookDelivery {
   readonly #inFlight = new Map<string, number>();
   readonly #sends = new Set<Promise<void>>();
   #results: Settled[] = [];
+  #headResults: HeadResult[] = [];
   #recording: Promise<void> | null = null;
   #recordAgain = false;
   #pruning = false;
@@ -345,8 +413,12 @@ export class WebhookDelivery {
       dnsServers: [],
       onAttempt: () => {},
       ...settings,
+      agents: deliveryAgents(settings.maxInFlightPerWebhook ?? 16),
     };
     if (this.#settings.retryScheduleMs.length === 0) throw new Error('retryScheduleMs needs at least one attempt');
+    // First attempts are made as soon as a head is leased (see #deliverHead).
+    if (this.#settings.retryScheduleMs[0] !== 0)
+      throw new Error('retryScheduleMs must start with 0 (an immediate first attempt)');
     // Covers a send and, with renewals, the recording of its result. A lease outliving it means the
     // process died or lost the database, and another takes the delivery again: longer would hold a
     // killed process's deliveries back for longer, shorter would risk sending an attempt twice.
@@ -403,18 +475,10 @@ export class WebhookDelivery {
 
   async #pass(): Promise<void> {
     // Results a failed recording left behind.
-    if (this.#results.length > 0) this.#record();
-    for (let round = 0; round < DISPATCH_ROUNDS; round += 1) {
-      const dispatched = await dispatchEvents(this.#db, {
-        maxWebhooks: DISPATCH_WEBHOOKS,
-        maxEvents: DISPATCH_EVENTS,
-        firstDelayMs: jittered(this.#settings.retryScheduleMs[0] ?? 0),
-      });
-      if (dispatched === 0) break;
-    }
-    let inFlight = 0;
-    for (const count of this.#inFlight.values()) inFlight += count;
-    const free = this.#settings.maxInFlight - inFlight;
+    if (this.#results.length > 0 || this.#headResults.length > 0) this.#record();
+    if (this.#closed) return;
+    if (this.#freeSlots() > 0) await this.#headPass(this.#freeSlots());
+    const free = this.#freeSlots();
     if (free <= 0 || this.#closed) return;
     // The leases end no earlier than this: the database starts them after the claim is sent.
     const leaseEnds = performance.now() + this.#leaseMs;
@@ -442,11 +506,217 @@ export class WebhookDelivery {
     }
   }
 
-  /** Extends the leases of the deliveries this process holds; see LEASE_RENEW_MS. */
+  #freeSlots(): number {
+    let inFlight = 0;
+    for (const count of this.#inFlight.values()) inFlight += count;
+    return this.#settings.maxInFlight - inFlight;
+  }
+
+  /** Leases webhook heads, as many as `free` slots fill at the per-webhook cap, and starts sending them. */
+  async #headPass(free: number): Promise<void> {
+    const maxWebhooks = Math.max(1, Math.floor(free / this.#settings.maxInFlightPerWebhook));
+    // The leases end no earlier than this: the database starts them after the statement is sent.
+    const leaseEnds = performance.now() + this.#leaseMs;
+    const heads = await leaseHeads(this.#db, { maxWebhooks, maxEvents: HEAD_EVENTS, leaseMs: this.#leaseMs });
+    if (heads.length === 0) return;
+    if (heads.length === maxWebhooks) this.#passAgain = true;
+    for (const head of heads) this.#heldHeads.set(headId(head), { head, leaseEnds });
+    let events: Map<string, HeadEvent[]>;
+    try {
+      events = await findHeadEvents(this.#db, heads);
+    } catch (error) {
+      // Nothing was sent: the leases lapse and the heads are taken again.
+      for (const head of heads) this.#heldHeads.delete(headId(head));
+      throw error;
+    }
+    for (const head of heads) {
+      const task = this.#deliverHead(head, events.get(`${head.organization_id}/${head.webhook_id}`) ?? [])
+        .then((result) => {
+          this.#headResults.push(result);
+        })
+        .catch((error: unknown) => {
+          // Its lease lapses and the head is sent again by whoever takes it next.
+          this.#heldHeads.delete(headId(head));
+          this.#log.error({ err: error }, 'webhook head delivery failed unexpectedly');
+        })
+        .finally(() => {
+          this.#sends.delete(task);
+          this.#record();
+        });
+      this.#sends.add(task);
+    }
+  }
+
+  /**
+   * Makes the first attempts of a head's events. Events of one record go one after the other, in seq
+   * order, and different records in parallel up to the per-webhook cap. A failure queues the event's
+   * retry, and the record's later events behind it (they must not overtake it); an event whose
+   * record already had a delivery pending is queued behind that one unsent. What the lease no
+   * longer covers, or what follows a 410, is queued unattempted. After HEAD_SPILL_MS the head is
+   * answered with what is done: the sends in flight become leased deliveries, and what has not
+   * started is queued.
+   */
+  async #deliverHead(head: LeasedHead, events: readonly HeadEvent[]): Promise<HeadResult> {
+    const result: HeadResult = { head, attempts: [], queued: [], recorded: false };
+    const chains = new Map<string, EventRow[]>();
+    for (const { event, blocked } of events) {
+      if (blocked) {
+        result.queued.push(queuedOf(event, 0, null));
+        continue;
+      }
+      const chain = chains.get(event.resource_id);
+      if (chain === undefined) chains.set(event.resource_id, [event]);
+      else chain.push(event);
+    }
+    let gone = false;
+    let spilled = false;
+    const sending = new Set<{ event: EventRow; followers: readonly EventRow[]; leaseId: string | null }>();
+    const runChain = async (chain: readonly EventRow[]) => {
+      for (const [index, event] of chain.entries()) {
+        if (gone || !this.#headLeaseCovers(head)) {
+          for (const rest of chain.slice(index)) result.queued.push(queuedOf(rest, 0, new Date()));
+          return;
+        }
+        const send = { event, followers: chain.slice(index + 1), leaseId: null as string | null };
+        sending.add(send);
+        const attempt = await this.#firstAttempt(head, event);
+        sending.delete(send);
+        this.#settings.onAttempt(attempt.attempt.outcome);
+        if (send.leaseId !== null) {
+          this.#results.push(this.#spilledResult(head, send.leaseId, attempt, result));
+          this.#record();
+          return;
+        }
+        result.attempts.push(attempt);
+        if (attempt.attempt.outcome === 'succeeded') continue;
+        if (attempt.attempt.statusCode === 410) gone = true;
+        const retryDelay = attempt.attempt.outcome === 'retrying' ? this.#settings.retryScheduleMs[1] : undefined;
+        const nextAttemptAt = retryDelay === undefined ? null : new Date(Date.now() + jittered(retryDelay));
+        if (nextAttemptAt !== null) result.queued.push(queuedOf(event, 1, nextAttemptAt));
+        // Due with its retry, or at once when it was given up.
+        for (const follower of chain.slice(index + 1)) {
+          result.queued.push(queuedOf(follower, 0, nextAttemptAt ?? new Date()));
+        }
+        return;
+      }
+    };
+    const pending = [...chains.values()];
+    const lanes = Math.min(pending.length, this.#settings.maxInFlightPerWebhook);
+    const webhookId = head.webhook_id;
+    this.#inFlight.set(webhookId, (this.#inFlight.get(webhookId) ?? 0) + lanes);
+    const sends = Promise.all(
+      Array.from({ length: lanes }, async () => {
+        for (let chain = pending.shift(); chain !== undefined && !spilled; chain = pending.shift()) {
+          await runChain(chain);
+        }
+      }),
+    ).finally(() => {
+      const left = (this.#inFlight.get(webhookId) ?? lanes) - lanes;
+      if (left > 0) this.#inFlight.set(webhookId, left);
+      else this.#inFlight.delete(webhookId);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      sends.then(() => true),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), HEAD_SPILL_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (done) return result;
+    spilled = true;
+    const sent = sends.then(
+      () => {},
+      (error: unknown) => this.#log.error({ err: error }, 'webhook head delivery failed unexpectedly'),
+    );
+    this.#sends.add(sent);
+    void sent.finally(() => this.#sends.delete(sent));
+    const leaseEnds = this.#heldHeads.get(headId(head))?.leaseEnds ?? performance.now();
+    for (const send of sending) {
+      send.leaseId = randomUUID();
+      result.queued.push({ ...queuedOf(send.event, 1, null), leaseId: send.leaseId });
+      const key = { organizationId: head.organization_id, webhookId, seq: send.event.seq, leaseId: send.leaseId };
+      this.#held.set(heldId(key), { key, leaseEnds });
+      // Due, but not taken before the one in flight is settled: claims take a record's earliest only.
+      for (const follower of send.followers) result.queued.push(queuedOf(follower, 0, new Date()));
+    }
+    for (const chain of pending.splice(0)) {
+      for (const event of chain) result.queued.push(queuedOf(event, 0, new Date()));
+    }
+    return result;
+  }
+
+  /** The result of a first attempt that outlasted its head, as a claimed delivery's (see #deliverHead). */
+  #spilledResult(
+    head: LeasedHead,
+    leaseId: string,
+    { attempt, reachedEndpoint }: HeadResult['attempts'][number],
+    after: HeadResult,
+  ): Settled {
+    const key = { organizationId: head.organization_id, webhookId: head.webhook_id, seq: attempt.seq ?? 0, leaseId };
+    const retryDelay = this.#settings.retryScheduleMs[1];
+    return {
+      attempt,
+      delivery:
+        attempt.outcome === 'retrying' && retryDelay !== undefined
+          ? { ...key, kind: 'retry', nextAttemptAt: new Date(Date.now() + jittered(retryDelay)) }
+          : { ...key, kind: 'done' },
+      reachedEndpoint,
+      after,
+    };
+  }
+
+  /** Whether a head's lease still covers a send that runs to the timeout (see SEND_LEASE_RESERVE_MS). */
+  #headLeaseCovers(head: LeasedHead): boolean {
+    const leaseLeft = (this.#heldHeads.get(headId(head))?.leaseEnds ?? 0) - performance.now();
+    return leaseLeft >= this.#settings.timeoutMs + SEND_LEASE_RESERVE_MS;
+  }
+
+  async #firstAttempt(head: LeasedHead, event: EventRow): Promise<HeadResult['attempts'][number]> {
+    const attemptedAt = new Date();
+    let outcome: HttpOutcome;
+    let reachedEndpoint = false;
+    try {
+      outcome = await sendMessage({ url: head.url, secret: head.secret }, eventMessage(event), this.#settings);
+      reachedEndpoint = true;
+    } catch (error) {
+      this.#log.error({ err: error, webhookId: head.webhook_id, seq: event.seq }, 'webhook message not sent');
+      outcome = { statusCode: null, durationMs: 0, error: 'the message could not be built; see the server log' };
+    }
+    const final =
+      isSuccess(outcome.statusCode) || outcome.statusCode === 410 || this.#settings.retryScheduleMs[1] === undefined;
+    return {
+      attempt: {
+        organizationId: head.organization_id,
+        webhookId: head.webhook_id,
+        eventId: event.id,
+        seq: event.seq,
+        eventType: event.type,
+        attempt: 1,
+        attemptedAt,
+        ...outcome,
+        outcome: isSuccess(outcome.statusCode) ? 'succeeded' : final ? 'failed' : 'retrying',
+      },
+      reachedEndpoint,
+    };
+  }
+
+  /** Extends the leases of the deliveries and heads this process holds; see LEASE_RENEW_MS. */
   #renewLeases(): void {
-    if (this.#renewing || this.#held.size === 0) return;
+    if (this.#renewing || (this.#held.size === 0 && this.#heldHeads.size === 0)) return;
     this.#renewing = true;
     const started = performance.now();
+    const heads = renewHeadLeases(
+      this.#db,
+      [...this.#heldHeads.values()].map((entry) => entry.head),
+      this.#leaseMs,
+    ).then((renewed) => {
+      const ids = new Set(renewed.map((row) => `${row.organization_id}/${row.id}`));
+      for (const entry of this.#heldHeads.values()) {
+        if (ids.has(`${entry.head.organization_id}/${entry.head.webhook_id}`)) {
+          entry.leaseEnds = Math.max(entry.leaseEnds, started + this.#leaseMs);
+        }
+      }
+    });
     renewLeases(
       this.#db,
       [...this.#held.values()].map((entry) => entry.key),
@@ -465,10 +735,12 @@ export class WebhookDelivery {
           if (entry !== undefined) entry.leaseEnds = Math.max(entry.leaseEnds, started + this.#leaseMs);
         }
       })
+      .then(() => heads)
       .catch((error: unknown) => this.#log.warn({ err: error }, 'renewing webhook delivery leases failed; retrying'))
       .finally(() => {
         this.#renewing = false;
       });
+    heads.catch(() => {});
   }
 
   #send(delivery: ClaimedDelivery, event: EventRow | undefined): void {
@@ -559,7 +831,7 @@ export class WebhookDelivery {
       do {
         this.#recordAgain = false;
         await this.#recordBatch();
-      } while (this.#recordAgain && this.#results.length > 0);
+      } while (this.#recordAgain && (this.#results.length > 0 || this.#headResults.length > 0));
     })()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'recording webhook attempts failed; retrying'))
       .finally(() => {
@@ -570,7 +842,55 @@ export class WebhookDelivery {
   }
 
   async #recordBatch(): Promise<void> {
-    const batch = this.#results.splice(0);
+    // Heads first: the rows of their first attempts still in flight exist once they are recorded.
+    await this.#recordHeads();
+    await this.#recordRows();
+  }
+
+  /** Records finished heads, each in its own transaction, which locks that webhook's row only. */
+  async #recordHeads(): Promise<void> {
+    const heads = this.#headResults.splice(0);
+    for (const [index, result] of heads.entries()) {
+      try {
+        const disabled = await inTransaction(this.#db, async (trx) => {
+          const settled = await settleHead(trx, result.head, result.queued, this.#leaseMs);
+          if (settled === null) return null;
+          await insertAttempts(
+            trx,
+            result.attempts.map((entry) => entry.attempt),
+          );
+          // A healthy webhook whose attempts all succeeded has no health to change.
+          const healthy =
+            settled.failingSince === null && result.attempts.every((entry) => entry.attempt.outcome === 'succeeded');
+          return healthy ? [] : recordWebhookHealth(trx, healthOf(result.attempts), DISABLE_AFTER_FAILING_MS);
+        });
+        this.#heldHeads.delete(headId(result.head));
+        result.recorded = true;
+        if (disabled === null) {
+          this.#log.warn(
+            { organizationId: result.head.organization_id, webhookId: result.head.webhook_id },
+            'webhook head lease lost before its attempts were recorded; its next holder sends them again',
+          );
+        }
+        for (const webhook of disabled ?? []) {
+          this.#log.warn(
+            { organizationId: webhook.organization_id, webhookId: webhook.id, reason: webhook.disabled_reason },
+            'webhook disabled',
+          );
+        }
+      } catch (error) {
+        // Kept for the next try, with their leases renewed meanwhile.
+        this.#headResults.unshift(...heads.slice(index));
+        throw error;
+      }
+    }
+  }
+
+  async #recordRows(): Promise<void> {
+    const waiting = this.#results.filter((entry) => entry.after !== undefined && !entry.after.recorded);
+    const batch =
+      waiting.length === 0 ? this.#results.splice(0) : this.#results.filter((entry) => !waiting.includes(entry));
+    if (waiting.length > 0) this.#results = waiting;
     if (batch.length === 0) return;
     try {
       const disabled = await inTransaction(this.#db, async (trx) => {
@@ -645,12 +965,15 @@ export class WebhookDelivery {
     for (const timer of this.#timers) clearInterval(timer);
     this.#timers = [];
     await this.#passing;
-    await Promise.allSettled([...this.#sends]);
+    // A head answered early leaves its slow sends behind, added as it answers: until none is left.
+    while (this.#sends.size > 0) await Promise.allSettled([...this.#sends]);
     await this.#recording;
-    if (this.#results.length > 0) {
+    if (this.#results.length > 0 || this.#headResults.length > 0) {
       await this.#recordBatch().catch((error: unknown) =>
         this.#log.warn({ err: error }, 'recording webhook attempts at shutdown failed; they will be sent again'),
       );
     }
+    this.#settings.agents.http.destroy();
+    this.#settings.agents.https.destroy();
   }
 }

@@ -14,7 +14,7 @@ type Executor = Kysely<Database> | Transaction<Database>;
 export type WebhookRow = Selectable<WebhooksTable>;
 export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 
-// Every column but the secret: reads for the API never load it.
+// Every column but the secret and the delivery worker's head lease: reads for the API never load them.
 const PUBLIC_COLUMNS = [
   'organization_id',
   'id',
@@ -29,7 +29,7 @@ const PUBLIC_COLUMNS = [
   'failing_since',
   'dispatched_through',
 ] as const;
-export type PublicWebhookRow = Omit<WebhookRow, 'secret'>;
+export type PublicWebhookRow = Omit<WebhookRow, 'secret' | 'head_lease_until' | 'head_lease_id'>;
 
 export async function findWebhookById(
   db: Executor,
@@ -314,63 +314,197 @@ export async function insertAttempts(db: Executor, attempts: readonly AttemptRec
 // process takes whatever is due, whoever it belongs to.
 // ---------------------------------------------------------------------------------------------
 
+/** A webhook whose head (the events in (after_seq, through_seq]) this process leased to send. */
+export interface LeasedHead {
+  organization_id: string;
+  webhook_id: string;
+  url: string;
+  secret: string;
+  lease_id: string;
+  after_seq: number;
+  through_seq: number;
+}
+
 /**
- * One dispatcher pass: for up to `maxWebhooks` enabled webhooks behind their organization's last
- * event, inserts a delivery (due after `firstDelayMs`) for each following event, up to `maxEvents`
- * per webhook, that their filters match, and advances dispatched_through past those events. The
- * webhooks whose next event is the oldest go first, so that one behind is not passed over turn after
- * turn while more than `maxWebhooks` are behind. The webhook rows are locked (SKIP LOCKED: another
- * process dispatching them, or a PATCH, is left alone), so each event is fanned out once; FOR NO KEY
- * UPDATE, as the update changes no key, does not wait for the FOR KEY SHARE that recording an attempt
- * takes through its foreign key. Every event at or below a counter's last_seq is committed and
- * visible in the same snapshot (the sequencer writes both in one transaction), so none is skipped.
- *
- * A delivery queued behind a pending one of the same record that waits for its retry is due no
- * earlier than that retry: it could not go before anyway, and claims need not step over it
- * meanwhile. Returns how many webhooks it advanced.
+ * Leases the heads of up to `maxWebhooks` enabled webhooks behind their organization's last event:
+ * the next `maxEvents` events past dispatched_through, whose first attempts the holder makes. The
+ * webhooks whose next event is the oldest go first, so that one behind is not passed over turn
+ * after turn. A head is held by one process at a time (head_lease_id); an expired lease is a dead
+ * or cut-off process's, and its head is taken again (at least once: its sends may be repeated).
+ * SKIP LOCKED leaves a webhook that a PATCH or another process's lease statement holds for the next
+ * pass. Every event at or below a counter's last_seq is committed and visible in the same snapshot
+ * (the sequencer writes both in one transaction), so none is skipped.
  */
-export async function dispatchEvents(
+export async function leaseHeads(
   db: Executor,
-  options: { maxWebhooks: number; maxEvents: number; firstDelayMs: number },
-): Promise<number> {
-  const { rows } = await sql<{ advanced: string }>`
-    WITH locked AS (
-      SELECT w.organization_id, w.id, w.event_types, w.exclude_origins, w.dispatched_through AS after_seq,
-             least(c.last_seq, w.dispatched_through + ${options.maxEvents}) AS through_seq
+  options: { maxWebhooks: number; maxEvents: number; leaseMs: number },
+): Promise<LeasedHead[]> {
+  const { rows } = await sql<LeasedHead>`
+    WITH taken AS (
+      SELECT w.organization_id, w.id, least(c.last_seq, w.dispatched_through + ${options.maxEvents}) AS through_seq
       FROM webhooks w
       JOIN event_counters c ON c.organization_id = w.organization_id
       WHERE w.enabled AND c.last_seq > w.dispatched_through
+        AND (w.head_lease_until IS NULL OR w.head_lease_until < now())
       ORDER BY (
         SELECT e.occurred_at FROM events e
         WHERE e.organization_id = w.organization_id AND e.seq = w.dispatched_through + 1
       ) NULLS FIRST, w.organization_id, w.id
       LIMIT ${options.maxWebhooks}
       FOR NO KEY UPDATE OF w SKIP LOCKED
-    ), inserted AS (
-      INSERT INTO webhook_deliveries (organization_id, webhook_id, seq, event_id, event_type, resource_id, next_attempt_at)
-      SELECT l.organization_id, l.id, e.seq, e.id, e.type, e.resource_id,
-             greatest(now() + ${options.firstDelayMs} * interval '1 millisecond', (
-               SELECT CASE WHEN h.lease_until IS NULL AND h.next_attempt_at < 'infinity' THEN h.next_attempt_at END
-               FROM webhook_deliveries h
-               WHERE h.organization_id = l.organization_id AND h.webhook_id = l.id AND h.resource_id = e.resource_id
-               ORDER BY h.seq
-               LIMIT 1
-             ))
-      FROM locked l
-      JOIN events e ON e.organization_id = l.organization_id AND e.seq > l.after_seq AND e.seq <= l.through_seq
-      WHERE ${typeMatchesSql(sql.ref('e.type'), sql.ref('l.event_types'))}
-        AND NOT (e.origin = ANY(l.exclude_origins))
-      ON CONFLICT (organization_id, webhook_id, seq) DO NOTHING
-      RETURNING 1
-    ), advanced AS (
-      UPDATE webhooks w SET dispatched_through = l.through_seq
-      FROM locked l
-      WHERE w.organization_id = l.organization_id AND w.id = l.id AND l.through_seq > w.dispatched_through
-      RETURNING 1
     )
-    SELECT (SELECT count(*) FROM advanced) AS advanced, (SELECT count(*) FROM inserted) AS inserted
+    UPDATE webhooks w
+    SET head_lease_until = now() + ${options.leaseMs} * interval '1 millisecond', head_lease_id = gen_random_uuid()
+    FROM taken t
+    WHERE w.organization_id = t.organization_id AND w.id = t.id
+    RETURNING w.organization_id, w.id AS webhook_id, w.url, w.secret, w.head_lease_id AS lease_id,
+              w.dispatched_through AS after_seq, t.through_seq
   `.execute(db);
-  return Number(rows[0]?.advanced ?? 0);
+  return rows.map((row) => ({ ...row, after_seq: Number(row.after_seq), through_seq: Number(row.through_seq) }));
+}
+
+/** An event of a leased head that the webhook's filters match. */
+export interface HeadEvent {
+  event: EventRow;
+  /**
+   * Its record has an earlier delivery pending (a retry, a replay): it must not overtake it, so it
+   * is queued behind it rather than sent now.
+   */
+  blocked: boolean;
+}
+
+/** The events of leased heads that their webhooks' filters match, in seq order, by `organization/webhook`. */
+export async function findHeadEvents(db: Executor, heads: readonly LeasedHead[]): Promise<Map<string, HeadEvent[]>> {
+  const byHead = new Map<string, HeadEvent[]>();
+  if (heads.length === 0) return byHead;
+  const column = <T>(pick: (head: LeasedHead) => T) => heads.map(pick);
+  const { rows } = await sql<EventRow & { head_webhook_id: string; blocked: boolean }>`
+    SELECT e.*, h.webhook_id AS head_webhook_id, EXISTS (
+             SELECT 1 FROM webhook_deliveries d
+             WHERE d.organization_id = e.organization_id AND d.webhook_id = h.webhook_id
+               AND d.resource_id = e.resource_id
+           ) AS blocked
+    FROM unnest(${column((h) => h.organization_id)}::uuid[], ${column((h) => h.webhook_id)}::uuid[],
+                ${column((h) => h.after_seq)}::bigint[], ${column((h) => h.through_seq)}::bigint[])
+      AS h(organization_id, webhook_id, after_seq, through_seq)
+    JOIN webhooks w ON w.organization_id = h.organization_id AND w.id = h.webhook_id
+    JOIN events e ON e.organization_id = h.organization_id AND e.seq > h.after_seq AND e.seq <= h.through_seq
+    WHERE ${typeMatchesSql(sql.ref('e.type'), sql.ref('w.event_types'))}
+      AND NOT (e.origin = ANY(w.exclude_origins))
+    ORDER BY e.organization_id, h.webhook_id, e.seq
+  `.execute(db);
+  for (const { head_webhook_id: webhookId, blocked, ...event } of rows) {
+    const key = `${event.organization_id}/${webhookId}`;
+    const list = byHead.get(key) ?? [];
+    list.push({ event: { ...event, seq: Number(event.seq) }, blocked });
+    byHead.set(key, list);
+  }
+  return byHead;
+}
+
+/** An event of a head that leaves it as a pending delivery instead of done. */
+export interface QueuedDelivery {
+  seq: number;
+  eventId: string;
+  eventType: string;
+  resourceId: string;
+  /** Attempts made already: 1 for a failed first attempt, 0 for one not attempted. */
+  attempts: number;
+  /** Null: due when its record's earliest pending delivery is (now, if that one is in flight or parked). */
+  nextAttemptAt: Date | null;
+  /**
+   * Set for an event whose first attempt is still in flight when its head is recorded: the row is
+   * inserted leased to the sender under this id, as if claimed, and settled like a claimed delivery.
+   */
+  leaseId?: string;
+}
+
+/**
+ * Ends a head lease: advances dispatched_through to the head's end, releases the lease and queues
+ * what needs another attempt, in one transaction with the attempts; returns the webhook's
+ * failing_since. Null when the lease is no
+ * longer this process's (it expired and another took the head, or the webhook was deleted): nothing
+ * is written, and the head's new holder sends it again.
+ */
+export async function settleHead(
+  trx: Transaction<Database>,
+  head: LeasedHead,
+  queued: readonly QueuedDelivery[],
+  leaseMs: number,
+): Promise<{ failingSince: Date | null } | null> {
+  const released = await trx
+    .updateTable('webhooks')
+    .set({
+      dispatched_through: sql<number>`greatest(dispatched_through, ${head.through_seq}::bigint)`,
+      head_lease_until: null,
+      head_lease_id: null,
+    })
+    .where('organization_id', '=', head.organization_id)
+    .where('id', '=', head.webhook_id)
+    .where('head_lease_id', '=', head.lease_id)
+    .returning(['enabled', 'failing_since'])
+    .executeTakeFirst();
+  if (released === undefined) return null;
+  const settled = { failingSince: released.failing_since };
+  if (queued.length === 0) return settled;
+  const column = <T>(pick: (delivery: QueuedDelivery) => T) => queued.map(pick);
+  // A webhook disabled meanwhile keeps them parked, as updateWebhook parks its other deliveries.
+  await sql`
+    INSERT INTO webhook_deliveries
+      (organization_id, webhook_id, seq, event_id, event_type, resource_id, attempts, next_attempt_at, lease_until,
+       lease_id)
+    SELECT ${head.organization_id}::uuid, ${head.webhook_id}::uuid, r.seq, r.event_id, r.event_type, r.resource_id,
+           r.attempts,
+           CASE WHEN r.lease_id IS NOT NULL THEN now() + ${leaseMs} * interval '1 millisecond'
+                WHEN NOT ${released.enabled} THEN 'infinity'::timestamptz
+                ELSE coalesce(r.next_attempt_at, greatest(now(), (
+                  SELECT CASE WHEN p.lease_until IS NULL AND p.next_attempt_at < 'infinity' THEN p.next_attempt_at END
+                  FROM webhook_deliveries p
+                  WHERE p.organization_id = ${head.organization_id} AND p.webhook_id = ${head.webhook_id}
+                    AND p.resource_id = r.resource_id
+                  ORDER BY p.seq
+                  LIMIT 1
+                )))
+           END,
+           CASE WHEN r.lease_id IS NOT NULL THEN now() + ${leaseMs} * interval '1 millisecond' END,
+           r.lease_id
+    FROM unnest(${column((d) => d.seq)}::bigint[], ${column((d) => d.eventId)}::uuid[],
+                ${column((d) => d.eventType)}::text[], ${column((d) => d.resourceId)}::uuid[],
+                ${column((d) => d.attempts)}::integer[],
+                ${column((d) => d.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+                ${column((d) => d.leaseId ?? null)}::uuid[])
+      AS r(seq, event_id, event_type, resource_id, attempts, next_attempt_at, lease_id)
+    ON CONFLICT (organization_id, webhook_id, seq) DO NOTHING
+  `.execute(trx);
+  return settled;
+}
+
+/** Extends the head leases a process still holds to `leaseMs` from now; returns the webhook ids extended. */
+export async function renewHeadLeases(
+  db: Executor,
+  heads: readonly LeasedHead[],
+  leaseMs: number,
+): Promise<Array<{ organization_id: string; id: string }>> {
+  if (heads.length === 0) return [];
+  // Locked in key order and skipping rows another statement holds (a recording ending the lease, a
+  // health update), so it neither waits for nor deadlocks with them.
+  const { rows } = await sql<{ organization_id: string; id: string }>`
+    WITH held AS (
+      SELECT w.organization_id, w.id
+      FROM webhooks w
+      JOIN unnest(${heads.map((h) => h.organization_id)}::uuid[], ${heads.map((h) => h.webhook_id)}::uuid[],
+                  ${heads.map((h) => h.lease_id)}::uuid[]) AS r(organization_id, webhook_id, lease_id)
+        ON w.organization_id = r.organization_id AND w.id = r.webhook_id AND w.head_lease_id = r.lease_id
+      ORDER BY w.organization_id, w.id
+      FOR NO KEY UPDATE OF w SKIP LOCKED
+    )
+    UPDATE webhooks w
+    SET head_lease_until = now() + ${leaseMs} * interval '1 millisecond'
+    FROM held h
+    WHERE w.organization_id = h.organization_id AND w.id = h.id
+    RETURNING w.organization_id, w.id
+  `.execute(db);
+  return rows;
 }
 
 export interface ClaimedDelivery {

@@ -3,7 +3,8 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.js';
 import type { AuthContext } from '../http/auth.js';
-import { problemResponses } from '../http/schemas.js';
+import { emptyResponse, jsonResponse, LocationHeader, problemResponses } from '../http/schemas.js';
+import { createdWebhook, deliveryAttempts, failingWebhook, testAttempt, webhookExample } from './webhook.examples.js';
 import { toCreatedWebhook, toWebhook, toWebhookAttempt, WEBHOOKS_PATH } from './webhook.mapper.js';
 import {
   CreateWebhookBody,
@@ -62,11 +63,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         security,
         body: CreateWebhookBody,
         response: {
-          201: {
-            description: 'Created; `Location` points at the webhook. Keep the secret: it is not shown again.',
-            headers: { Location: Type.String() },
-            content: { 'application/json': { schema: Type.Ref('CreatedWebhook') } },
-          },
+          201: jsonResponse(
+            'Created; `Location` points at the webhook. Keep the secret: it is not shown again.',
+            Type.Ref('CreatedWebhook'),
+            { created: webhookExample('webhook-created') },
+            { Location: LocationHeader },
+          ),
           ...problemResponses(...writeProblems, 'webhook-limit-reached'),
         },
       },
@@ -89,9 +91,18 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
       schema: {
         operationId: 'webhooks.list',
         summary: "List your organization's webhooks",
+        description: `All of them at once (at most ${MAX_WEBHOOKS_PER_ORGANIZATION}), oldest first, without their secrets.`,
         tags,
         security,
-        response: { 200: Type.Ref('WebhookList'), ...problemResponses(...readProblems) },
+        response: {
+          200: jsonResponse('The webhooks.', Type.Ref('WebhookList'), {
+            webhooks: {
+              summary: 'One webhook, disabled after its endpoint failed for days',
+              value: { data: [failingWebhook] },
+            },
+          }),
+          ...problemResponses(...readProblems),
+        },
       },
     },
     async (request) => ({ data: (await service.listWebhooks(db, organizationOf(request))).map(toWebhook) }),
@@ -104,10 +115,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
       schema: {
         operationId: 'webhooks.get',
         summary: 'Read a webhook',
+        description:
+          'Its settings and state: whether it delivers, and since when its endpoint fails. The secret is not shown.',
         tags,
         security,
         params: WebhookParams,
-        response: { 200: Type.Ref('Webhook'), ...problemResponses(...readProblems, 'not-found') },
+        response: {
+          200: jsonResponse('The webhook.', Type.Ref('Webhook'), { webhook: webhookExample('webhook-crm-sync') }),
+          ...problemResponses(...readProblems, 'not-found'),
+        },
       },
     },
     async (request) => toWebhook(await service.getWebhook(db, organizationOf(request), request.params.id)),
@@ -126,7 +142,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         security,
         params: WebhookParams,
         body: UpdateWebhookBody,
-        response: { 200: Type.Ref('Webhook'), ...problemResponses(...writeProblems, 'not-found') },
+        response: {
+          200: jsonResponse('The webhook after the change.', Type.Ref('Webhook'), {
+            disabled: {
+              summary: 'Disabled by `enabled: false`',
+              value: { ...failingWebhook, disabledReason: 'manual', failingSinceUtc: null },
+            },
+          }),
+          ...problemResponses(...writeProblems, 'not-found'),
+        },
       },
     },
     async (request) => {
@@ -152,12 +176,12 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         tags,
         security,
         params: WebhookParams,
-        response: { 204: { description: 'Deleted.' }, ...problemResponses(...readProblems, 'not-found') },
+        response: { 204: emptyResponse('Deleted.'), ...problemResponses(...readProblems, 'not-found') },
       },
     },
     async (request, reply) => {
       await service.deleteWebhook(db, organizationOf(request), request.params.id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -173,7 +197,23 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         tags,
         security,
         params: WebhookParams,
-        response: { 200: Type.Ref('CreatedWebhook'), ...problemResponses(...readProblems, 'not-found') },
+        response: {
+          200: jsonResponse(
+            'The webhook with its new secret; keep it, it is not shown again.',
+            Type.Ref('CreatedWebhook'),
+            {
+              rotated: {
+                summary: 'A new secret',
+                value: {
+                  ...createdWebhook,
+                  secret: 'whsec_0Jq2m7TnB8yVZ1xR4cK9pL3sD6fH5gW2eA7uN1oQ8iE=',
+                  updatedUtc: '2026-12-02T10:00:00.000Z',
+                },
+              },
+            },
+          ),
+          ...problemResponses(...readProblems, 'not-found'),
+        },
       },
     },
     async (request) => {
@@ -194,7 +234,14 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         tags,
         security,
         params: WebhookParams,
-        response: { 200: Type.Ref('WebhookAttempt'), ...problemResponses(...readProblems, 'not-found') },
+        response: {
+          200: jsonResponse(
+            'The attempt, whatever the endpoint answered: `statusCode` and `error` tell how it went.',
+            Type.Ref('WebhookAttempt'),
+            { delivered: { summary: 'The endpoint answered 204', value: testAttempt } },
+          ),
+          ...problemResponses(...readProblems, 'not-found'),
+        },
       },
     },
     async (request) =>
@@ -213,7 +260,15 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         security,
         params: WebhookParams,
         querystring: WebhookAttemptListQuery,
-        response: { 200: Type.Ref('WebhookAttemptList'), ...problemResponses(...readProblems, 'not-found') },
+        response: {
+          200: jsonResponse('Attempts, newest first.', Type.Ref('WebhookAttemptList'), {
+            retried: {
+              summary: 'An event delivered on its second attempt, after a timeout',
+              value: { data: deliveryAttempts },
+            },
+          }),
+          ...problemResponses(...readProblems, 'not-found'),
+        },
       },
     },
     async (request) => ({
@@ -237,10 +292,9 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRouteOptions> = asy
         params: WebhookParams,
         body: ReplayWebhookBody,
         response: {
-          202: {
-            description: 'Queued.',
-            content: { 'application/json': { schema: Type.Ref('WebhookReplay') } },
-          },
+          202: jsonResponse('Queued; the events are delivered in the background.', Type.Ref('WebhookReplay'), {
+            queued: { summary: 'The events of the range that matched the filters', value: { queued: 312 } },
+          }),
           ...problemResponses(...writeProblems, 'not-found'),
         },
       },

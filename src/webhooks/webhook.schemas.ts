@@ -1,6 +1,7 @@
 import { type Static, Type } from 'typebox';
 import { EVENT_TYPE_PATTERN, EVENT_TYPES } from '../events/event-types.js';
-import { Nullable, SystemName, Timestamp, Uuid } from '../http/schemas.js';
+import { bodyExamples, Nullable, QueryString, SystemName, Timestamp, Uuid } from '../http/schemas.js';
+import { createWebhookExamples, replayWebhookExamples, updateWebhookExamples } from './webhook.examples.js';
 
 /** Webhooks an organization may have at once. */
 export const MAX_WEBHOOKS_PER_ORGANIZATION = 20;
@@ -28,7 +29,9 @@ const ExcludeOrigins = Type.Array(SystemName(), {
     "Changes of these origins are not delivered (compared case-insensitively, stored lower-case): a sync subscribes without getting its own writes back. An upsert by external reference has its namespace as origin; other writes X-Change-Origin, the token's origin, or `api`.",
 });
 
-const Description = Nullable(Type.String({ maxLength: 500 }));
+const Description = Nullable(
+  Type.String({ maxLength: 500, description: 'A note for people, e.g. what the endpoint is.' }),
+);
 
 export const CreateWebhookBody = Type.Object(
   {
@@ -37,7 +40,12 @@ export const CreateWebhookBody = Type.Object(
     excludeOrigins: Type.Optional(ExcludeOrigins),
     description: Type.Optional(Description),
   },
-  { $id: 'CreateWebhookRequest', additionalProperties: false },
+  {
+    $id: 'CreateWebhookRequest',
+    additionalProperties: false,
+    description: 'Where to deliver which events.',
+    ...bodyExamples(createWebhookExamples),
+  },
 );
 export type CreateWebhookInput = Static<typeof CreateWebhookBody>;
 
@@ -58,28 +66,37 @@ export const UpdateWebhookBody = Type.Object(
     $id: 'UpdateWebhookRequest',
     additionalProperties: false,
     description: 'Fields present are set, omitted fields are kept.',
+    ...bodyExamples(updateWebhookExamples),
   },
 );
 export type UpdateWebhookInput = Static<typeof UpdateWebhookBody>;
 
-export const WebhookParams = Type.Object({ id: Uuid }, { additionalProperties: false });
+export const WebhookParams = Type.Object(
+  {
+    id: Type.String({
+      format: 'uuid',
+      description: "The webhook's id.",
+      examples: ['e5bc510d-f829-4fd3-8362-b61bd69ad348'],
+    }),
+  },
+  { additionalProperties: false },
+);
 
 export const WebhookSchema = Type.Object(
   {
     id: Uuid,
-    url: Type.String(),
-    events: Type.Array(Type.String()),
-    excludeOrigins: Type.Array(Type.String()),
+    url: Type.String({ description: 'Where deliveries are POSTed.' }),
+    events: Type.Array(Type.String(), { description: 'The event types (or patterns) delivered.' }),
+    excludeOrigins: Type.Array(Type.String(), { description: 'Changes of these origins are not delivered.' }),
     description: Nullable(Type.String()),
-    enabled: Type.Boolean(),
-    disabledReason: Nullable(
-      Type.Unsafe<'manual' | 'endpoint-gone' | 'failing'>({
-        type: 'string',
-        enum: ['manual', 'endpoint-gone', 'failing'],
-        description:
-          '`manual` (PATCH enabled false), `endpoint-gone` (the endpoint answered 410 Gone), `failing` (every delivery failed for 5 days).',
-      }),
-    ),
+    enabled: Type.Boolean({ description: 'Whether events are delivered.' }),
+    // One enum that lists null too: with `type` alone allowing null, the enum would still refuse it.
+    disabledReason: Type.Unsafe<'manual' | 'endpoint-gone' | 'failing' | null>({
+      type: ['string', 'null'],
+      enum: ['manual', 'endpoint-gone', 'failing', null],
+      description:
+        'Why deliveries stopped: `manual` (PATCH enabled false), `endpoint-gone` (the endpoint answered 410 Gone), `failing` (every delivery failed for 5 days); null while enabled.',
+    }),
     failingSinceUtc: Nullable(
       Type.String({
         format: 'date-time',
@@ -102,13 +119,17 @@ export const CreatedWebhookSchema = Type.Object(
         'Signs deliveries (Standard Webhooks: `whsec_` + base64 key). Shown only in this answer; keep it, or rotate it to get a new one.',
     }),
   },
-  { $id: 'CreatedWebhook', additionalProperties: false },
+  {
+    $id: 'CreatedWebhook',
+    additionalProperties: false,
+    description: 'A webhook with its signing secret: the answer to creating it or rotating its secret.',
+  },
 );
 export type CreatedWebhook = Static<typeof CreatedWebhookSchema>;
 
 export const WebhookListSchema = Type.Object(
   { data: Type.Array(Type.Ref('Webhook')) },
-  { $id: 'WebhookList', additionalProperties: false },
+  { $id: 'WebhookList', additionalProperties: false, description: "Your organization's webhooks." },
 );
 
 export const WebhookAttemptSchema = Type.Object(
@@ -117,10 +138,10 @@ export const WebhookAttemptSchema = Type.Object(
     attemptedUtc: Timestamp,
     eventId: Type.String({ format: 'uuid', description: 'Sent as `webhook-id`, the same on every attempt.' }),
     seq: Nullable(Type.Integer({ description: "The event's seq; null for a test event." })),
-    eventType: Type.String(),
+    eventType: Type.String({ description: 'The event type, or `webhook.test`.' }),
     attempt: Type.Integer({ minimum: 1, description: "This event's attempt number at this webhook." }),
     statusCode: Nullable(Type.Integer({ description: "The endpoint's HTTP status; null when none came back." })),
-    durationMs: Type.Integer({ minimum: 0 }),
+    durationMs: Type.Integer({ minimum: 0, description: 'How long the attempt took.' }),
     error: Nullable(Type.String({ description: 'Why no status came back (timeout, connection refused, …).' })),
     outcome: Type.Unsafe<'succeeded' | 'retrying' | 'failed'>({
       type: 'string',
@@ -135,13 +156,12 @@ export type WebhookAttempt = Static<typeof WebhookAttemptSchema>;
 
 export const WebhookAttemptListSchema = Type.Object(
   { data: Type.Array(Type.Ref('WebhookAttempt')) },
-  { $id: 'WebhookAttemptList', additionalProperties: false },
+  { $id: 'WebhookAttemptList', additionalProperties: false, description: 'Delivery attempts, newest first.' },
 );
 
-export const WebhookAttemptListQuery = Type.Object(
-  { limit: Type.Integer({ minimum: 1, maximum: 500, default: 50 }) },
-  { additionalProperties: false },
-);
+export const WebhookAttemptListQuery = QueryString({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'How many attempts, newest first.' }),
+});
 
 export const ReplayWebhookBody = Type.Object(
   {
@@ -156,7 +176,12 @@ export const ReplayWebhookBody = Type.Object(
       description: `Last event (seq) to send again; at most ${MAX_REPLAY_RANGE} events.`,
     }),
   },
-  { $id: 'ReplayWebhookRequest', additionalProperties: false },
+  {
+    $id: 'ReplayWebhookRequest',
+    additionalProperties: false,
+    description: 'The range of events to send again, by `seq`.',
+    ...bodyExamples(replayWebhookExamples),
+  },
 );
 export type ReplayWebhookInput = Static<typeof ReplayWebhookBody>;
 
@@ -167,5 +192,5 @@ export const WebhookReplaySchema = Type.Object(
       description: "Events of the range that are still kept and match the webhook's filters, now queued.",
     }),
   },
-  { $id: 'WebhookReplay', additionalProperties: false },
+  { $id: 'WebhookReplay', additionalProperties: false, description: 'How many events were queued again.' },
 );

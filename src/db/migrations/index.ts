@@ -6,6 +6,8 @@ import * as contactProfile from './0004-contact-profile.js';
 import * as contactPhoneKey from './0005-contact-phone-key.js';
 import * as eventLog from './0006-event-log.js';
 import * as webhooks from './0007-webhooks.js';
+import * as tokenRotationAndOrganizationList from './0008-token-rotation-and-organization-list.js';
+import * as webhookHeadLeases from './0009-webhook-head-leases.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -19,4 +21,6 @@ export const migrations: Record<string, Migration> = {
   '0005-contact-phone-key': contactPhoneKey,
   '0006-event-log': eventLog,
   '0007-webhooks': webhooks,
+  '0008-token-rotation-and-organization-list': tokenRotationAndOrganizationList,
+  '0009-webhook-head-leases': webhookHeadLeases,
 };

@@ -281,11 +281,13 @@ describe('admin API without ADMIN_TOKEN', () => {
   it('answers 404 problem+json on every admin route, whatever the token', async () => {
     for (const [method, url] of [
       ['POST', '/api/v1/admin/organizations'],
+      ['GET', '/api/v1/admin/organizations'],
       ['GET', `/api/v1/admin/organizations/${randomUUID()}`],
       ['PATCH', `/api/v1/admin/organizations/${randomUUID()}`],
       ['POST', `/api/v1/admin/organizations/${randomUUID()}/tokens`],
       ['GET', `/api/v1/admin/organizations/${randomUUID()}/tokens`],
       ['DELETE', `/api/v1/admin/organizations/${randomUUID()}/tokens/${randomUUID()}`],
+      ['POST', `/api/v1/admin/organizations/${randomUUID()}/tokens/${randomUUID()}/rotate`],
     ] as const) {
       const response = await request(t.app, {
         method,

@@ -48,9 +48,13 @@ describe('admin tokens', () => {
         'id',
         'name',
         'origin',
+        'previousSecretExpiresUtc',
+        'rotatedUtc',
         'scopes',
         'token',
       ]);
+      assert.equal(body.rotatedUtc, null);
+      assert.equal(body.previousSecretExpiresUtc, null);
       assert.match(body.id, /^[0-9a-f-]{36}$/);
       assert.match(body.token, /^cst_[A-Za-z0-9_-]{40,}$/);
       assert.equal(body.name, null);
@@ -139,7 +143,9 @@ describe('admin tokens', () => {
           'id',
           'name',
           'origin',
+          'previousSecretExpiresUtc',
           'revokedUtc',
+          'rotatedUtc',
           'scopes',
         ]);
         assert.equal(token.revokedUtc, null);

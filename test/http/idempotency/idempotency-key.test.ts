@@ -53,6 +53,24 @@ describe('Idempotency-Key', () => {
     assert.equal(await countContacts(org.id, body.email), 1);
   });
 
+  it('answers a keyed write once its event is numbered: the event log and the feed show it at once', async () => {
+    for (let round = 0; round < 3; round += 1) {
+      const email = `${randomUUID()}@example.com`;
+      const created = await api.post(CONTACTS, { firstName: 'Keyed', email }, { 'idempotency-key': key() });
+      assert.equal(created.statusCode, 201, created.body);
+      const events = await api.get('/api/v1/network/events?types=contact.created&limit=500');
+      assert.ok(
+        events.json().data.some((event: Json) => event.resourceId === created.json().id),
+        'the event is readable as soon as the answer arrives',
+      );
+      const feed = await api.get(`${CONTACTS}?limit=500`);
+      assert.ok(
+        feed.json().data.some((contact: Json) => contact.id === created.json().id),
+        'and the feed lists it',
+      );
+    }
+  });
+
   it('treats the same body with its keys in another order as the same request', async () => {
     const idempotencyKey = key();
     const email = `order-${idempotencyKey}@example.com`;

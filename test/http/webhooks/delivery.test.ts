@@ -143,6 +143,33 @@ describe('webhooks: delivery', () => {
     assert.ok(quick.at <= released, 'the second contact was delivered while the first was still in flight');
   });
 
+  it("holds a contact's next event behind a first attempt slower than its batch, and lets other contacts pass", async () => {
+    const { api } = await webhookOrganization(context.app);
+    let slowId = '';
+    let firstAnswered = 0;
+    // The slow contact's first event is answered after 800 ms: long past the batch it was sent in.
+    const endpoint = await receiver(async (entry) => {
+      if (entry.json.data.resourceId !== slowId || entry.json.data.type !== 'contact.created') return 204;
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      firstAnswered = Date.now();
+      return 204;
+    });
+    await createWebhook(api, { url: endpoint.url, events: ['contact.*'] });
+    const slow = await newContact(api, { firstName: 'Slow' });
+    slowId = slow.id;
+    await endpoint.waitFor((all) => all.length === 1, 'the slow first attempt');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal((await api.patch(`${CONTACTS}/${slow.id}`, { firstName: 'Slower' })).statusCode, 200);
+    const other = await newContact(api, { firstName: 'Other' });
+    const received = await endpoint.waitFor((all) => all.length >= 3, 'all three events', 10_000);
+    const otherAt = received.find((entry) => entry.json.data.resourceId === other.id)?.at as number;
+    const update = received.find((entry) => entry.json.data.type === 'contact.updated') as Received;
+    assert.ok(otherAt < firstAnswered, 'another contact is delivered while the slow attempt is in flight');
+    assert.ok(update.at >= firstAnswered, "the slow contact's update waits for its first event's answer");
+    assert.equal(update.json.data.data.firstName, 'Slower');
+    assert.equal(received.length, 3, 'each event once');
+  });
+
   it('sends a test event on demand and lists attempts newest first with their status codes', async () => {
     const { api } = await webhookOrganization(context.app);
     const endpoint = await receiver((entry) => (entry.json?.type === 'webhook.test' ? 202 : 204));

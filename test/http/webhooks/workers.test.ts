@@ -166,11 +166,13 @@ describe('webhooks: delivery workers sharing the database', () => {
         .where('webhook_id', '=', webhook.id)
         .executeTakeFirst();
 
-    // Claimed by a worker: leased past the timeout, and out of the due range until the lease ends.
+    // A first attempt still in flight once its head is recorded is a leased delivery: leased past
+    // the timeout, and out of the due range until the lease ends.
     await newContact(api, { firstName: 'Claimed' });
-    await endpoint.waitFor((all) => all.length === 1, 'the claimed delivery');
-    const claimed = await delivery();
+    await endpoint.waitFor((all) => all.length === 1, 'the first attempt');
+    const claimed = await eventually(delivery, (row) => row !== undefined, 'the delivery leased while it is sent');
     assert.ok(claimed, 'the delivery is pending while it is sent');
+    assert.equal(claimed.attempts, 1);
     assert.ok(Number(claimed.lease_left_ms) > (TEST_DELIVERY.timeoutMs as number) + 10_000, JSON.stringify(claimed));
     assert.equal(claimed.due_at_lease_end, true);
     answer();
