@@ -685,7 +685,20 @@ interface Row {
 const rows: Row[] = [];
 const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.name) || s.target === 'floor');
 
+/**
+ * Every scenario starts from a vacuumed database, as autovacuum keeps a server's. Without it (some
+ * machines run PostgreSQL with autovacuum off) each scenario inherits the dead rows of those before
+ * it, and whatever runs later in a round, like the webhook scenario after the plain upsert, looks
+ * slower than it is.
+ */
+async function vacuum(): Promise<void> {
+  await sql`VACUUM (ANALYZE) contacts, contact_external_refs, companies, feed_positions, events, event_outbox,
+    event_counters, webhooks, webhook_deliveries, webhook_attempts, bench_floor_contacts`.execute(db);
+  await sql`CHECKPOINT`.execute(db).catch(() => {});
+}
+
 async function measure(scenario: Scenario, connections: number) {
+  await vacuum();
   await scenario.prepare?.(connections);
   const url = scenario.target === 'api' ? base : floorBase;
   if (WARMUP > 0) await run(url, connections, WARMUP, scenario.requests(connections));

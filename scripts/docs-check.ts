@@ -107,7 +107,9 @@ try {
       void Promise.all(message.args().map((arg) => arg.jsonValue().catch(() => null))).then((values) => {
         const index = warnings.indexOf(text);
         if (index >= 0 && values.some((value) => typeof value === 'object' && value !== null)) {
-          warnings[index] = values.map((value) => (typeof value === 'string' ? value : JSON.stringify(value))).join(' ');
+          warnings[index] = values
+            .map((value) => (typeof value === 'string' ? value : JSON.stringify(value)))
+            .join(' ');
         }
       });
     }

@@ -388,7 +388,14 @@ export async function findHeadEvents(db: Executor, heads: readonly LeasedHead[])
                 ${column((h) => h.after_seq)}::bigint[], ${column((h) => h.through_seq)}::bigint[])
       AS h(organization_id, webhook_id, after_seq, through_seq)
     JOIN webhooks w ON w.organization_id = h.organization_id AND w.id = h.webhook_id
-    JOIN events e ON e.organization_id = h.organization_id AND e.seq > h.after_seq AND e.seq <= h.through_seq
+    -- Lateral, so the seq range is the index scan's bound whatever the planner's statistics say: as
+    -- a plain join condition it was once applied as a filter over every event of the organization.
+    CROSS JOIN LATERAL (
+      SELECT * FROM events e
+      WHERE e.organization_id = h.organization_id AND e.seq > h.after_seq AND e.seq <= h.through_seq
+      ORDER BY e.seq
+      LIMIT h.through_seq - h.after_seq
+    ) e
     WHERE ${typeMatchesSql(sql.ref('e.type'), sql.ref('w.event_types'))}
       AND NOT (e.origin = ANY(w.exclude_origins))
     ORDER BY e.organization_id, h.webhook_id, e.seq
