@@ -16,6 +16,13 @@ import { Nullable, Uuid } from './schemas.js';
  * per-item results, atomic and validate-only runs, the summary and the HTTP status. A resource
  * supplies how to validate, lock and execute one item.
  */
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by answerBatch when the batch stored its results: what /metrics counts. */
+    storedBatch?: BatchSummary;
+  }
+}
+
 export const MAX_BATCH_ITEMS = 1_000;
 export const MAX_ITEM_REF_LENGTH = 100;
 
@@ -376,5 +383,7 @@ export async function answerBatch<Item>(
     handlers,
     { instance: request.url, traceId: String(request.id) },
   );
+  // A validate-only or rolled-back (422) batch wrote nothing: not an upsert to count.
+  if (!(body.validateOnly ?? false) && status !== 422) request.storedBatch = results.summary;
   return reply.code(status).send(results);
 }

@@ -9,6 +9,9 @@ import type { AuthContext } from './auth.js';
 import { PROBLEM_CONTENT_TYPE } from './error-handler.js';
 import { AppError, toProblem } from './problem.js';
 
+/** Marks an answer replayed from a stored one: the write it reports happened once, before. */
+export const IDEMPOTENT_REPLAYED_HEADER = 'idempotent-replayed';
+
 /**
  * Idempotency-Key on POSTs that create or upsert. A route opts in by declaring the header in its
  * schema (`IdempotencyHeaders`): that one declaration documents it, validates it and turns this on.
@@ -151,7 +154,7 @@ export function registerIdempotency(app: FastifyInstance, db: Db): void {
         }
         return reply
           .code(stored.status)
-          .headers({ ...stored.headers, 'idempotent-replayed': 'true' })
+          .headers({ ...stored.headers, [IDEMPOTENT_REPLAYED_HEADER]: 'true' })
           .send(open(stored.body, sealing));
       }
       // What the request itself writes can be undone alone, keeping the transaction for the answer.

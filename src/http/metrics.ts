@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { bearerToken, sameSecret } from '../organizations/api-token.js';
+import { IDEMPOTENT_REPLAYED_HEADER } from './idempotency.js';
 import { AppError } from './problem.js';
 import type { RateLimitEvents } from './rate-limit.js';
+import { UPSERT_ACTION_HEADER } from './schemas.js';
 
 /** The pool's counters, as pg.Pool exposes them. */
 export interface DatabasePoolStatistics {
@@ -51,14 +53,37 @@ export function registerMetrics(app: FastifyInstance, { token, pool }: MetricsOp
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const upserts = new Counter({
+    name: 'upserts_total',
+    help:
+      'Records upserted, by route and action: a single upsert counts its X-Propstreet-Upsert-Action ' +
+      '(created, updated, revived), a stored batch each item (created, updated, revived, unchanged, failed). ' +
+      'Idempotent replays and validate-only runs are not counted.',
+    labelNames: ['route', 'action'],
+    registers: [registry],
+  });
+  const batchItems = new Histogram({
+    name: 'batch_items',
+    help: 'Items per stored batch request, by route.',
+    labelNames: ['route'],
+    buckets: [1, 10, 50, 100, 250, 500, 1000],
+    registers: [registry],
+  });
   app.addHook('onResponse', async (request, reply) => {
-    const labels = {
-      method: request.method,
-      route: request.routeOptions.url ?? UNMATCHED_ROUTE,
-      status_code: String(reply.statusCode),
-    };
+    const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
+    const labels = { method: request.method, route, status_code: String(reply.statusCode) };
     requests.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
+    if (reply.getHeader(IDEMPOTENT_REPLAYED_HEADER) !== undefined) return;
+    const action = reply.getHeader(UPSERT_ACTION_HEADER);
+    if (typeof action === 'string' && reply.statusCode < 300) upserts.inc({ route, action });
+    const batch = request.storedBatch;
+    if (batch !== undefined) {
+      batchItems.observe({ route }, batch.total);
+      for (const outcome of ['created', 'updated', 'revived', 'unchanged', 'failed'] as const) {
+        if (batch[outcome] > 0) upserts.inc({ route, action: outcome }, batch[outcome]);
+      }
+    }
   });
 
   if (pool) {

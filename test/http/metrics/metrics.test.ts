@@ -119,6 +119,45 @@ describe('GET /metrics', () => {
     }
   });
 
+  it('counts upserts by route and action, and batch sizes, leaving out replays and validate-only runs', async () => {
+    const counted = await createTestApp({ METRICS_TOKEN });
+    try {
+      const org = await newOrganization(counted.app);
+      const send = (method: 'PATCH' | 'POST', url: string, payload: unknown, headers: Record<string, string> = {}) =>
+        request(counted.app, { method, url, headers: { ...org.headers, ...headers }, payload: payload as object });
+      const before = (await scrape(counted)).body;
+      const grown = (text: string, series: string) => (sample(text, series) ?? 0) - (sample(before, series) ?? 0);
+      const byRef = `${CONTACTS}/external/hubspot/${randomUUID()}`;
+      assert.equal((await send('PATCH', byRef, { firstName: 'Ada' })).statusCode, 201);
+      assert.equal((await send('PATCH', byRef, { firstName: 'Bea' })).statusCode, 200);
+      const key = { 'idempotency-key': randomUUID() };
+      const email = `${randomUUID()}@example.com`;
+      assert.equal((await send('POST', `${CONTACTS}/upsert`, { email }, key)).statusCode, 201);
+      const replay = await send('POST', `${CONTACTS}/upsert`, { email }, key);
+      assert.equal(replay.headers['idempotent-replayed'], 'true');
+      const items = [
+        { externalRef: { namespace: 'hubspot', id: randomUUID() }, data: { firstName: 'One' } },
+        { externalRef: { namespace: 'hubspot', id: randomUUID() }, data: { firstName: 'Two' } },
+        { externalRef: { namespace: 'hubspot', id: randomUUID() }, data: { email: 'not an email' } },
+      ];
+      assert.equal((await send('POST', `${CONTACTS}/batch`, { items })).statusCode, 207);
+      assert.equal((await send('POST', `${CONTACTS}/batch`, { items, validateOnly: true })).statusCode, 207);
+
+      const text = (await scrape(counted)).body;
+      const single = '/api/v1/network/contacts/external/:namespace/:id';
+      assert.equal(grown(text, `upserts_total{route="${single}",action="created"}`), 1, text);
+      assert.equal(grown(text, `upserts_total{route="${single}",action="updated"}`), 1);
+      assert.equal(grown(text, 'upserts_total{route="/api/v1/network/contacts/upsert",action="created"}'), 1);
+      const batch = '/api/v1/network/contacts/batch';
+      assert.equal(grown(text, `upserts_total{route="${batch}",action="created"}`), 2);
+      assert.equal(grown(text, `upserts_total{route="${batch}",action="failed"}`), 1);
+      assert.equal(grown(text, `batch_items_count{route="${batch}"}`), 1);
+      assert.equal(grown(text, `batch_items_sum{route="${batch}"}`), 3);
+    } finally {
+      await counted.close();
+    }
+  });
+
   it('answers 401 problem to a missing or wrong token', async () => {
     for (const authorization of ['', `Bearer ${METRICS_TOKEN}x`, `Bearer ${ADMIN_TOKEN}`]) {
       const response = await scrape(measured, authorization);
