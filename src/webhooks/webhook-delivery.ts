@@ -21,9 +21,11 @@ import {
   insertTestAttempt,
   type LeasedHead,
   leaseHeads,
+  lockWebhooksInOrder,
   pruneAttempts,
   type QueuedDelivery,
   recordWebhookHealth,
+  releaseHeadLeases,
   renewHeadLeases,
   renewLeases,
   settleDeliveries,
@@ -131,8 +133,11 @@ export interface SendSettings {
  * same settings, as the pools belong to one deliverer. Idle connections close after a while, so
  * none is held to an endpoint that has gone quiet.
  */
-export function deliveryAgents(maxSocketsPerDestination: number): { http: http.Agent; https: https.Agent } {
-  const options = { keepAlive: true, maxSockets: maxSocketsPerDestination, maxFreeSockets: 16, timeout: 30 * SECOND };
+export function deliveryAgents(): { http: http.Agent; https: https.Agent } {
+  // No socket cap: a pool is per host and port, shared by every webhook on that host, and a request
+  // queued in it would spend its timeout waiting for another customer's slow endpoint. The
+  // deliverer's own caps (maxInFlight, maxInFlightPerWebhook) bound the connections.
+  const options = { keepAlive: true, maxSockets: Number.POSITIVE_INFINITY, maxFreeSockets: 16, timeout: 30 * SECOND };
   return { http: new http.Agent(options), https: new https.Agent(options) };
 }
 
@@ -365,8 +370,9 @@ function healthOf(batch: ReadonlyArray<Pick<Settled, 'attempt' | 'reachedEndpoin
  * deliveries (claimDeliveries: retries, replays, events queued behind a pending one of their record)
  * and sends them. Sends run concurrently, each on its own promise, so a slow endpoint occupies its
  * own slots and nothing else: the in-flight caps bound sockets and memory, and the API's requests
- * never wait for a delivery. Only what needs another attempt is written to webhook_deliveries: a
- * webhook that answers 2xx costs one attempt row per event. Results are recorded in batches, one
+ * never wait for a delivery. A webhook that answers 2xx within HEAD_SPILL_MS costs one attempt row
+ * per event; webhook_deliveries gets only what needs another attempt, what waits behind a pending
+ * delivery of its record, and sends slower than HEAD_SPILL_MS. Results are recorded in batches, one
  * transaction for whatever finished while the previous batch was being written (and one per head).
  * Passes run when events were numbered in this process (EventLog.onSequenced), when a send
  * finishes, and on a timer, which also picks up what other processes numbered and the leases of
@@ -413,7 +419,7 @@ export class WebhookDelivery {
       dnsServers: [],
       onAttempt: () => {},
       ...settings,
-      agents: deliveryAgents(settings.maxInFlightPerWebhook ?? 16),
+      agents: deliveryAgents(),
     };
     if (this.#settings.retryScheduleMs.length === 0) throw new Error('retryScheduleMs needs at least one attempt');
     // First attempts are made as soon as a head is leased (see #deliverHead).
@@ -514,10 +520,13 @@ export class WebhookDelivery {
 
   /** Leases webhook heads, as many as `free` slots fill at the per-webhook cap, and starts sending them. */
   async #headPass(free: number): Promise<void> {
-    const maxWebhooks = Math.max(1, Math.floor(free / this.#settings.maxInFlightPerWebhook));
+    const perWebhook = this.#settings.maxInFlightPerWebhook;
+    const maxWebhooks = Math.max(1, Math.floor(free / perWebhook));
+    // Webhooks at their cap here are left to the processes (or passes) that have room for them.
+    const full = [...this.#inFlight].filter(([, count]) => count >= perWebhook).map(([id]) => id);
     // The leases end no earlier than this: the database starts them after the statement is sent.
     const leaseEnds = performance.now() + this.#leaseMs;
-    const heads = await leaseHeads(this.#db, { maxWebhooks, maxEvents: HEAD_EVENTS, leaseMs: this.#leaseMs });
+    const heads = await leaseHeads(this.#db, { maxWebhooks, maxEvents: HEAD_EVENTS, leaseMs: this.#leaseMs, full });
     if (heads.length === 0) return;
     if (heads.length === maxWebhooks) this.#passAgain = true;
     for (const head of heads) this.#heldHeads.set(headId(head), { head, leaseEnds });
@@ -525,18 +534,20 @@ export class WebhookDelivery {
     try {
       events = await findHeadEvents(this.#db, heads);
     } catch (error) {
-      // Nothing was sent: the leases lapse and the heads are taken again.
-      for (const head of heads) this.#heldHeads.delete(headId(head));
+      // Nothing was sent: given back, so the heads are taken again (or lapse, with the database away).
+      this.#giveBackHeads(heads);
       throw error;
     }
+    let slots = this.#freeSlots();
     for (const head of heads) {
-      const task = this.#deliverHead(head, events.get(`${head.organization_id}/${head.webhook_id}`) ?? [])
+      const room = Math.max(1, Math.min(perWebhook - (this.#inFlight.get(head.webhook_id) ?? 0), slots));
+      slots -= room;
+      const task = this.#deliverHead(head, events.get(`${head.organization_id}/${head.webhook_id}`) ?? [], room)
         .then((result) => {
           this.#headResults.push(result);
         })
         .catch((error: unknown) => {
-          // Its lease lapses and the head is sent again by whoever takes it next.
-          this.#heldHeads.delete(headId(head));
+          this.#giveBackHeads([head]);
           this.#log.error({ err: error }, 'webhook head delivery failed unexpectedly');
         })
         .finally(() => {
@@ -556,7 +567,24 @@ export class WebhookDelivery {
    * answered with what is done: the sends in flight become leased deliveries, and what has not
    * started is queued.
    */
-  async #deliverHead(head: LeasedHead, events: readonly HeadEvent[]): Promise<HeadResult> {
+  /** Head leases dropped unrecorded: released in the database when it answers, else they lapse. */
+  #giveBackHeads(heads: readonly LeasedHead[]): void {
+    for (const head of heads) this.#heldHeads.delete(headId(head));
+    releaseHeadLeases(this.#db, heads).catch((error: unknown) =>
+      this.#log.warn({ err: error }, 'giving webhook head leases back failed; they lapse'),
+    );
+  }
+
+  /** Tells the metrics of an attempt; a failing listener must not lose the attempt's result. */
+  #reportAttempt(outcome: 'succeeded' | 'retrying' | 'failed'): void {
+    try {
+      this.#settings.onAttempt(outcome);
+    } catch (error) {
+      this.#log.warn({ err: error }, 'onAttempt listener failed');
+    }
+  }
+
+  async #deliverHead(head: LeasedHead, events: readonly HeadEvent[], maxLanes: number): Promise<HeadResult> {
     const result: HeadResult = { head, attempts: [], queued: [], recorded: false };
     const chains = new Map<string, EventRow[]>();
     for (const { event, blocked } of events) {
@@ -581,7 +609,7 @@ export class WebhookDelivery {
         sending.add(send);
         const attempt = await this.#firstAttempt(head, event);
         sending.delete(send);
-        this.#settings.onAttempt(attempt.attempt.outcome);
+        this.#reportAttempt(attempt.attempt.outcome);
         if (send.leaseId !== null) {
           this.#results.push(this.#spilledResult(head, send.leaseId, attempt, result));
           this.#record();
@@ -601,20 +629,23 @@ export class WebhookDelivery {
       }
     };
     const pending = [...chains.values()];
-    const lanes = Math.min(pending.length, this.#settings.maxInFlightPerWebhook);
+    const lanes = Math.min(pending.length, maxLanes);
     const webhookId = head.webhook_id;
     this.#inFlight.set(webhookId, (this.#inFlight.get(webhookId) ?? 0) + lanes);
+    // Each lane gives its slot back when it ends, so one slow send holds one slot, not the head's.
     const sends = Promise.all(
       Array.from({ length: lanes }, async () => {
-        for (let chain = pending.shift(); chain !== undefined && !spilled; chain = pending.shift()) {
-          await runChain(chain);
+        try {
+          for (let chain = pending.shift(); chain !== undefined && !spilled; chain = pending.shift()) {
+            await runChain(chain);
+          }
+        } finally {
+          const left = (this.#inFlight.get(webhookId) ?? 1) - 1;
+          if (left > 0) this.#inFlight.set(webhookId, left);
+          else this.#inFlight.delete(webhookId);
         }
       }),
-    ).finally(() => {
-      const left = (this.#inFlight.get(webhookId) ?? lanes) - lanes;
-      if (left > 0) this.#inFlight.set(webhookId, left);
-      else this.#inFlight.delete(webhookId);
-    });
+    );
     let timer: NodeJS.Timeout | undefined;
     const done = await Promise.race([
       sends.then(() => true),
@@ -710,9 +741,9 @@ export class WebhookDelivery {
       [...this.#heldHeads.values()].map((entry) => entry.head),
       this.#leaseMs,
     ).then((renewed) => {
-      const ids = new Set(renewed.map((row) => `${row.organization_id}/${row.id}`));
+      const ids = new Set(renewed.map((row) => `${row.organization_id}/${row.id}/${row.head_lease_id}`));
       for (const entry of this.#heldHeads.values()) {
-        if (ids.has(`${entry.head.organization_id}/${entry.head.webhook_id}`)) {
+        if (ids.has(headId(entry.head))) {
           entry.leaseEnds = Math.max(entry.leaseEnds, started + this.#leaseMs);
         }
       }
@@ -748,7 +779,7 @@ export class WebhookDelivery {
     this.#inFlight.set(webhookId, (this.#inFlight.get(webhookId) ?? 0) + 1);
     const task = this.#attempt(delivery, event)
       .then((settled) => {
-        if (settled.attempt !== null) this.#settings.onAttempt(settled.attempt.outcome);
+        if (settled.attempt !== null) this.#reportAttempt(settled.attempt.outcome);
         this.#results.push(settled);
         if (this.#results.length > MAX_UNRECORDED) {
           // Dropped: their leases lapse and other processes take them again.
@@ -887,13 +918,16 @@ export class WebhookDelivery {
   }
 
   async #recordRows(): Promise<void> {
-    const waiting = this.#results.filter((entry) => entry.after !== undefined && !entry.after.recorded);
-    const batch =
-      waiting.length === 0 ? this.#results.splice(0) : this.#results.filter((entry) => !waiting.includes(entry));
-    if (waiting.length > 0) this.#results = waiting;
+    const waiting = new Set(this.#results.filter((entry) => entry.after !== undefined && !entry.after.recorded));
+    const batch = waiting.size === 0 ? this.#results.splice(0) : this.#results.filter((entry) => !waiting.has(entry));
+    if (waiting.size > 0) this.#results = [...waiting];
     if (batch.length === 0) return;
     try {
       const disabled = await inTransaction(this.#db, async (trx) => {
+        const webhooks = new Map(
+          batch.map((entry) => [`${entry.delivery.organizationId}/${entry.delivery.webhookId}`, entry.delivery]),
+        );
+        await lockWebhooksInOrder(trx, [...webhooks.values()]);
         await insertAttempts(
           trx,
           batch.flatMap((entry) => (entry.attempt === null ? [] : [entry.attempt])),

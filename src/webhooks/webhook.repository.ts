@@ -225,6 +225,30 @@ export async function listAttempts(
 }
 
 /**
+ * Whether a process holds the webhook's head lease now: it is sending events past
+ * dispatched_through, whose `blocked` check (findHeadEvents) did not see deliveries queued since.
+ */
+export async function headLeaseLive(trx: Transaction<Database>, organizationId: string, webhookId: string) {
+  const row = await trx
+    .selectFrom('webhooks')
+    .select(sql<boolean>`head_lease_until > now()`.as('live'))
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', webhookId)
+    .executeTakeFirst();
+  return row?.live ?? false;
+}
+
+/** Ends a head lease whatever its holder: its recording then finds the lease lost and writes nothing. */
+export async function endHeadLease(trx: Transaction<Database>, organizationId: string, webhookId: string) {
+  await trx
+    .updateTable('webhooks')
+    .set({ head_lease_until: null, head_lease_id: null })
+    .where('organization_id', '=', organizationId)
+    .where('id', '=', webhookId)
+    .execute();
+}
+
+/**
  * Queues again the kept events of [fromSeq, toSeq] that the webhook's filters match, up to what it
  * has dispatched (later events are on their way anyway). A delivery of one of them still pending
  * and not in flight starts over, due now. Returns how many were queued.
@@ -337,7 +361,13 @@ export interface LeasedHead {
  */
 export async function leaseHeads(
   db: Executor,
-  options: { maxWebhooks: number; maxEvents: number; leaseMs: number },
+  options: {
+    maxWebhooks: number;
+    maxEvents: number;
+    leaseMs: number;
+    /** Webhooks this process may not start more sends to (at their in-flight cap). */
+    full: readonly string[];
+  },
 ): Promise<LeasedHead[]> {
   const { rows } = await sql<LeasedHead>`
     WITH taken AS (
@@ -346,6 +376,7 @@ export async function leaseHeads(
       JOIN event_counters c ON c.organization_id = w.organization_id
       WHERE w.enabled AND c.last_seq > w.dispatched_through
         AND (w.head_lease_until IS NULL OR w.head_lease_until < now())
+        AND NOT (w.id = ANY(${options.full}::uuid[]))
       ORDER BY (
         SELECT e.occurred_at FROM events e
         WHERE e.organization_id = w.organization_id AND e.seq = w.dispatched_through + 1
@@ -486,16 +517,48 @@ export async function settleHead(
   return settled;
 }
 
+/** Gives head leases back unused (nothing was sent), so the heads are taken again at once. */
+export async function releaseHeadLeases(db: Executor, heads: readonly LeasedHead[]): Promise<void> {
+  if (heads.length === 0) return;
+  await sql`
+    UPDATE webhooks w
+    SET head_lease_until = NULL, head_lease_id = NULL
+    FROM unnest(${heads.map((h) => h.organization_id)}::uuid[], ${heads.map((h) => h.webhook_id)}::uuid[],
+                ${heads.map((h) => h.lease_id)}::uuid[]) AS r(organization_id, webhook_id, lease_id)
+    WHERE w.organization_id = r.organization_id AND w.id = r.webhook_id AND w.head_lease_id = r.lease_id
+  `.execute(db);
+}
+
+/**
+ * Locks the webhooks of a batch of results in key order, before their delivery rows: every path that
+ * changes both (a head's recording, PATCH, replay, delete) takes the webhook row first, so two
+ * recordings, or a recording and a PATCH, take turns instead of deadlocking.
+ */
+export async function lockWebhooksInOrder(
+  trx: Transaction<Database>,
+  webhooks: ReadonlyArray<{ organizationId: string; webhookId: string }>,
+): Promise<void> {
+  if (webhooks.length === 0) return;
+  await sql`
+    SELECT 1 FROM webhooks w
+    JOIN unnest(${webhooks.map((w) => w.organizationId)}::uuid[], ${webhooks.map((w) => w.webhookId)}::uuid[])
+      AS r(organization_id, webhook_id)
+      ON w.organization_id = r.organization_id AND w.id = r.webhook_id
+    ORDER BY w.organization_id, w.id
+    FOR NO KEY UPDATE OF w
+  `.execute(trx);
+}
+
 /** Extends the head leases a process still holds to `leaseMs` from now; returns the webhook ids extended. */
 export async function renewHeadLeases(
   db: Executor,
   heads: readonly LeasedHead[],
   leaseMs: number,
-): Promise<Array<{ organization_id: string; id: string }>> {
+): Promise<Array<{ organization_id: string; id: string; head_lease_id: string }>> {
   if (heads.length === 0) return [];
   // Locked in key order and skipping rows another statement holds (a recording ending the lease, a
   // health update), so it neither waits for nor deadlocks with them.
-  const { rows } = await sql<{ organization_id: string; id: string }>`
+  const { rows } = await sql<{ organization_id: string; id: string; head_lease_id: string }>`
     WITH held AS (
       SELECT w.organization_id, w.id
       FROM webhooks w
@@ -509,7 +572,7 @@ export async function renewHeadLeases(
     SET head_lease_until = now() + ${leaseMs} * interval '1 millisecond'
     FROM held h
     WHERE w.organization_id = h.organization_id AND w.id = h.id
-    RETURNING w.organization_id, w.id
+    RETURNING w.organization_id, w.id, w.head_lease_id
   `.execute(db);
   return rows;
 }

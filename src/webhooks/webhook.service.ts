@@ -14,6 +14,9 @@ import {
 import type { WebhookDelivery } from './webhook-delivery.js';
 import { checkWebhookUrl } from './webhook-destination.js';
 
+const REPLAY_HEAD_POLL_MS = 50;
+const REPLAY_HEAD_WAIT_MS = 2_000;
+
 export interface WebhookContext {
   organizationId: string;
   /** Whether webhooks may target private networks (WEBHOOK_ALLOW_PRIVATE_NETWORKS). */
@@ -155,10 +158,24 @@ export async function replayEvents(
       toSeq: [`must be less than fromSeq + ${MAX_REPLAY_RANGE} (one replay covers at most ${MAX_REPLAY_RANGE} events)`],
     });
   }
-  return inTransaction(db, async (trx) => {
-    // Locked, so the filters and dispatched_through it reads hold until the rows are queued.
-    const webhook = await repository.findWebhookById(trx, organizationId, webhookId, { lock: true });
-    if (webhook === undefined) throw notFound(webhookId);
-    return repository.requeueEvents(trx, webhook, input.fromSeq, input.toSeq);
-  });
+  // A process sending the webhook's head checked, when it read the head, that no earlier delivery
+  // of each record was pending; a replay queued now could be overtaken by those sends. So the
+  // replay waits for the head to be recorded (a head answers within HEAD_SPILL_MS plus its
+  // recording), and past REPLAY_HEAD_WAIT_MS (a holder that died, a database that crawls) ends the
+  // lease: that holder's recording then writes nothing and the head is sent again behind the replay.
+  for (let waited = 0; ; waited += REPLAY_HEAD_POLL_MS) {
+    const queued = await inTransaction(db, async (trx) => {
+      // Locked, so the filters and dispatched_through it reads hold until the rows are queued, and no
+      // process leases the head meanwhile (leaseHeads skips locked webhooks).
+      const webhook = await repository.findWebhookById(trx, organizationId, webhookId, { lock: true });
+      if (webhook === undefined) throw notFound(webhookId);
+      if (await repository.headLeaseLive(trx, organizationId, webhookId)) {
+        if (waited < REPLAY_HEAD_WAIT_MS) return null;
+        await repository.endHeadLease(trx, organizationId, webhookId);
+      }
+      return repository.requeueEvents(trx, webhook, input.fromSeq, input.toSeq);
+    });
+    if (queued !== null) return queued;
+    await new Promise((resolve) => setTimeout(resolve, REPLAY_HEAD_POLL_MS));
+  }
 }
