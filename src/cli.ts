@@ -209,28 +209,50 @@ interface Outcome {
   secret?: boolean;
 }
 
+const CLI_OPTIONS = {
+  name: { type: 'string' },
+  settings: { type: 'string' },
+  org: { type: 'string' },
+  token: { type: 'string' },
+  scopes: { type: 'string' },
+  expires: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  'grace-seconds': { type: 'string' },
+  namespace: { type: 'string' },
+  'id-column': { type: 'string' },
+  'batch-size': { type: 'string' },
+  failed: { type: 'string' },
+  out: { type: 'string' },
+  init: { type: 'boolean', default: false },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+/**
+ * `--option value` as `--option=value` for the options that take a value: parseArgs refuses a
+ * separate value that starts with a dash, and cursors (base64url) and names may.
+ */
+function joinOptionValues(argv: readonly string[]): string[] {
+  const joined: string[] = [];
+  for (let index = 0; index < argv.length; index += 1) {
+    const arg = argv[index] as string;
+    const option = arg.startsWith('--') ? CLI_OPTIONS[arg.slice(2) as keyof typeof CLI_OPTIONS] : undefined;
+    const value = argv[index + 1];
+    if (option?.type === 'string' && value !== undefined) {
+      joined.push(`${arg}=${value}`);
+      index += 1;
+    } else {
+      joined.push(arg);
+    }
+  }
+  return joined;
+}
+
 async function main(argv: string[]): Promise<Outcome & { out: string | undefined }> {
   const { positionals, values } = parseArgs({
-    args: argv,
+    args: joinOptionValues(argv),
     allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      settings: { type: 'string' },
-      org: { type: 'string' },
-      token: { type: 'string' },
-      scopes: { type: 'string' },
-      expires: { type: 'string' },
-      limit: { type: 'string' },
-      cursor: { type: 'string' },
-      'grace-seconds': { type: 'string' },
-      namespace: { type: 'string' },
-      'id-column': { type: 'string' },
-      'batch-size': { type: 'string' },
-      failed: { type: 'string' },
-      out: { type: 'string' },
-      init: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: CLI_OPTIONS,
   });
   const rotation = positionals[0] === 'tokens' && positionals[1] === 'rotate';
   const command = rotation ? 'tokens rotate' : positionals.join(' ');

@@ -101,6 +101,8 @@ describe('cli operator commands', { timeout: 300_000 }, () => {
       [['--limit', '0'], /--limit/],
       [['--limit', 'ten'], /--limit/],
       [['--cursor', 'not-a-cursor'], /invalid-cursor/],
+      // A value that starts with a dash, as a base64url cursor may: read as the value, not an option.
+      [['--cursor', '-not-a-cursor'], /invalid-cursor/],
     ] as const) {
       const run = await cli(['organizations', 'list', ...args], database());
       assert.equal(run.code, 1, args.join(' '));
