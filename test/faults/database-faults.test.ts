@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createTestApp, databaseUrl, type Response, request, type TestApp } from '../helpers/app.js';
 import { CONTACTS, client, newContact, refPath } from '../helpers/contacts.js';
-import { newOrganization, type TestOrganization } from '../helpers/factories.js';
+import { adminHeaders, newOrganization, type TestOrganization } from '../helpers/factories.js';
 import { type FreezableProxy, startFreezableProxy } from '../helpers/freezable-proxy.js';
 
 /** An app whose connections carry their own application_name, so the test can kill exactly those. */
@@ -101,6 +101,8 @@ describe('database faults: a database that stops answering', () => {
   let fault: TestApp;
   let org: TestOrganization;
   let contactId: string;
+  let hooks: TestOrganization;
+  let webhookId: string;
 
   before(async () => {
     proxy = await startFreezableProxy(databaseUrl());
@@ -110,6 +112,13 @@ describe('database faults: a database that stops answering', () => {
     });
     org = await newOrganization(fault.app);
     contactId = (await newContact(client(fault.app, org))).id;
+    hooks = await newOrganization(fault.app, { scopes: ['contacts.read', 'webhooks.read', 'webhooks.write'] });
+    const webhook = await client(fault.app, hooks).post('/api/v1/webhooks', {
+      url: 'http://127.0.0.1:9/frozen',
+      events: ['contact.*'],
+    });
+    assert.equal(webhook.statusCode, 201, webhook.body);
+    webhookId = webhook.json().id;
   });
   after(async () => {
     proxy.thaw();
@@ -131,6 +140,25 @@ describe('database faults: a database that stops answering', () => {
       `503s came after ${Math.round(elapsed)} ms`,
     );
     assertUnavailable(await request(fault.app, { method: 'GET', url: '/readyz' }), '/readyz');
+    // The operator routes and the replay, which waits for a webhook's head in a loop, give up too.
+    const json = { ...adminHeaders, 'content-type': 'application/json' };
+    assertUnavailable(
+      await request(fault.app, { method: 'GET', url: '/api/v1/admin/organizations?name=a', headers: adminHeaders }),
+      'organization list',
+    );
+    assertUnavailable(
+      await request(fault.app, {
+        method: 'POST',
+        url: `/api/v1/admin/organizations/${org.id}/tokens/${randomUUID()}/rotate`,
+        headers: json,
+        payload: JSON.stringify({ graceSeconds: 60 }),
+      }),
+      'token rotation',
+    );
+    assertUnavailable(
+      await client(fault.app, hooks).post(`/api/v1/webhooks/${webhookId}/replay`, { fromSeq: 1, toSeq: 2 }),
+      'webhook replay',
+    );
 
     proxy.thaw();
     const thawed = performance.now();

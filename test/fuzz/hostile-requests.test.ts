@@ -67,6 +67,8 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
       'POST /api/v1/admin/organizations',
       'PATCH /api/v1/admin/organizations/{orgId}',
       'POST /api/v1/admin/organizations/{orgId}/tokens',
+      'GET /api/v1/admin/organizations',
+      'POST /api/v1/admin/organizations/{orgId}/tokens/{tokenId}/rotate',
       'GET /api/v1/network/events',
       'POST /api/v1/webhooks',
       'PATCH /api/v1/webhooks/{id}',
