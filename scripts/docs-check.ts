@@ -9,10 +9,8 @@ import fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { chromium, type Page } from 'playwright-core';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { connectDatabase } from '../src/db/database.js';
 import { API_TITLE } from '../src/http/openapi.js';
+import { documentationApp } from '../src/http/openapi-document.js';
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete', 'head', 'options', 'trace'];
 // Well under CI's minute: a page that renders at all does so in seconds, even on a busy machine.
@@ -64,10 +62,7 @@ async function missingOperations(page: Page, operations: DocumentedOperation[]):
   );
 }
 
-const config = { ...loadConfig({}), adminToken: 'documentation-only-admin-token', logLevel: 'silent' as const };
-// The pool connects lazily and the page, its bundle and the document never query.
-const database = connectDatabase('postgres://documentation@127.0.0.1:1/none', { poolSize: 1 });
-const app = await buildApp({ config, db: database.db, webhookDelivery: { enabled: false } });
+const { app, close } = await documentationApp();
 await app.listen({ host: '127.0.0.1', port: 0 });
 const origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
 const browser = await chromium.launch({ executablePath, headless: true });
@@ -168,7 +163,7 @@ try {
       `requests:    ${requests.length} to ${origin} (${[...new Set(requests)].join(', ')}), ${requestsElsewhere} elsewhere`,
       `console:     ${problems.filter((problem) => problem.startsWith('console error')).length} errors, ${warnings.length} warnings`,
       // Shown, not failed on: a renderer's advice is not a broken page, but it should be seen.
-      ...warnings.map((warning) => `  warning:   ${warning.slice(0, 2000)}`),
+      ...warnings.map((warning) => `  warning:   ${warning.slice(0, 400)}`),
       ...(options.screenshot === undefined ? [] : [`screenshot:  ${options.screenshot}`]),
       '',
     ].join('\n'),
@@ -177,8 +172,7 @@ try {
   problems.push(`the check could not run: ${error instanceof Error ? error.message : String(error)}`);
 } finally {
   await browser.close();
-  await app.close();
-  await database.close();
+  await close();
 }
 
 if (problems.length > 0) fail(`\n  ${problems.join('\n  ')}`);

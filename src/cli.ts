@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from './config.js';
 import { lazyCursorSecret } from './contacts/contact.service.js';
 import { CSV_COLUMN_NAMES, countRows, ImportError, importContacts } from './contacts/contact-import.js';
 import { connectDatabase } from './db/database.js';
-import { runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
+import { hasEmbeddedCluster, runningEmbeddedPostgresUrl, startEmbeddedPostgres } from './db/embedded-postgres.js';
 import { type MigrationOutcome, migrateDatabase } from './db/migrate.js';
 import { sequenceAllEvents } from './events/event.repository.js';
 import { openApiDocument } from './http/openapi-document.js';
@@ -67,14 +67,6 @@ const EXIT_NO_DATABASE = 2;
 function fail(message: string, exitCode = 1): never {
   process.stderr.write(`${message}\n`);
   process.exit(exitCode);
-}
-
-/**
- * Whether DATA_DIR holds an embedded cluster: `postgres/PG_VERSION`, as src/db/embedded-postgres.ts
- * lays it out and checks before running initdb.
- */
-function hasEmbeddedCluster(dataDir: string): boolean {
-  return fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));
 }
 
 /**

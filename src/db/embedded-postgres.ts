@@ -243,6 +243,16 @@ async function waitUntilReady(url: string, child: ChildProcess, logFile: string)
   }
 }
 
+/** Where DATA_DIR keeps the cluster itself. */
+function clusterDirOf(dataDir: string): string {
+  return path.join(dataDir, 'postgres');
+}
+
+/** Whether DATA_DIR holds an initialised cluster (one that starting reuses instead of running initdb). */
+export function hasEmbeddedCluster(dataDir: string): boolean {
+  return fs.existsSync(path.join(clusterDirOf(dataDir), 'PG_VERSION'));
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const onLog = options.onLog ?? (() => {});
   const dataDir = path.resolve(options.dataDir);
@@ -252,7 +262,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (runAs.uid !== undefined) fs.chmodSync(dataDir, 0o755);
 
   const releaseLock = acquireDirectoryLock(path.join(dataDir, 'server.pid'));
-  const clusterDir = path.join(dataDir, 'postgres');
+  const clusterDir = clusterDirOf(dataDir);
   const logFile = path.join(dataDir, 'postgres.log');
   const credentialsFile = path.join(dataDir, 'credentials.json');
   const connectionFile = path.join(dataDir, 'connection.json');
@@ -262,7 +272,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     logFd = fs.openSync(logFile, 'a');
     if (runAs.uid !== undefined) fs.fchownSync(logFd, runAs.uid, runAs.gid ?? runAs.uid);
 
-    if (!fs.existsSync(path.join(clusterDir, 'PG_VERSION'))) {
+    if (!hasEmbeddedCluster(dataDir)) {
       const password = randomBytes(24).toString('base64url');
       fs.rmSync(clusterDir, { recursive: true, force: true });
       onLog(`initialising a new PostgreSQL cluster in ${clusterDir}`);

@@ -607,7 +607,7 @@ export class WebhookDelivery {
         }
         const send = { event, followers: chain.slice(index + 1), leaseId: null as string | null };
         sending.add(send);
-        const attempt = await this.#firstAttempt(head, event);
+        const attempt = await this.#attemptEvent(head, event, 1);
         sending.delete(send);
         this.#reportAttempt(attempt.attempt.outcome);
         if (send.leaseId !== null) {
@@ -618,8 +618,7 @@ export class WebhookDelivery {
         result.attempts.push(attempt);
         if (attempt.attempt.outcome === 'succeeded') continue;
         if (attempt.attempt.statusCode === 410) gone = true;
-        const retryDelay = attempt.attempt.outcome === 'retrying' ? this.#settings.retryScheduleMs[1] : undefined;
-        const nextAttemptAt = retryDelay === undefined ? null : new Date(Date.now() + jittered(retryDelay));
+        const nextAttemptAt = this.#nextAttemptAt(attempt.attempt);
         if (nextAttemptAt !== null) result.queued.push(queuedOf(event, 1, nextAttemptAt));
         // Due with its retry, or at once when it was given up.
         for (const follower of chain.slice(index + 1)) {
@@ -684,16 +683,7 @@ export class WebhookDelivery {
     after: HeadResult,
   ): Settled {
     const key = { organizationId: head.organization_id, webhookId: head.webhook_id, seq: attempt.seq ?? 0, leaseId };
-    const retryDelay = this.#settings.retryScheduleMs[1];
-    return {
-      attempt,
-      delivery:
-        attempt.outcome === 'retrying' && retryDelay !== undefined
-          ? { ...key, kind: 'retry', nextAttemptAt: new Date(Date.now() + jittered(retryDelay)) }
-          : { ...key, kind: 'done' },
-      reachedEndpoint,
-      after,
-    };
+    return { attempt, delivery: this.#settledDelivery(key, attempt), reachedEndpoint, after };
   }
 
   /** Whether a head's lease still covers a send that runs to the timeout (see SEND_LEASE_RESERVE_MS). */
@@ -702,33 +692,52 @@ export class WebhookDelivery {
     return leaseLeft >= this.#settings.timeoutMs + SEND_LEASE_RESERVE_MS;
   }
 
-  async #firstAttempt(head: LeasedHead, event: EventRow): Promise<HeadResult['attempts'][number]> {
+  /**
+   * Attempt number `attempt` at an event, as an attempt record: sent, or why it was not. It is
+   * `retrying` when it failed and the schedule has another attempt, `failed` when it was the last
+   * (or the endpoint answered 410 Gone).
+   */
+  async #attemptEvent(
+    target: { organization_id: string; webhook_id: string; url: string; secret: string },
+    event: EventRow,
+    attempt: number,
+  ): Promise<{ attempt: AttemptRecord; reachedEndpoint: boolean }> {
     const attemptedAt = new Date();
     let outcome: HttpOutcome;
     let reachedEndpoint = false;
     try {
-      outcome = await sendMessage({ url: head.url, secret: head.secret }, eventMessage(event), this.#settings);
+      outcome = await sendMessage(target, eventMessage(event), this.#settings);
       reachedEndpoint = true;
     } catch (error) {
-      this.#log.error({ err: error, webhookId: head.webhook_id, seq: event.seq }, 'webhook message not sent');
+      // Never sent (a stored event the mapper cannot read, a secret that is not base64): retried and
+      // dropped on the schedule like any failure, rather than failing the same way forever.
+      this.#log.error({ err: error, webhookId: target.webhook_id, seq: event.seq }, 'webhook message not sent');
       outcome = { statusCode: null, durationMs: 0, error: 'the message could not be built; see the server log' };
     }
     const final =
-      isSuccess(outcome.statusCode) || outcome.statusCode === 410 || this.#settings.retryScheduleMs[1] === undefined;
+      isSuccess(outcome.statusCode) ||
+      outcome.statusCode === 410 ||
+      this.#settings.retryScheduleMs[attempt] === undefined;
     return {
       attempt: {
-        organizationId: head.organization_id,
-        webhookId: head.webhook_id,
+        organizationId: target.organization_id,
+        webhookId: target.webhook_id,
         eventId: event.id,
         seq: event.seq,
         eventType: event.type,
-        attempt: 1,
+        attempt,
         attemptedAt,
         ...outcome,
         outcome: isSuccess(outcome.statusCode) ? 'succeeded' : final ? 'failed' : 'retrying',
       },
       reachedEndpoint,
     };
+  }
+
+  /** When a retrying attempt is made again (its schedule's next delay, jittered); null when it is not. */
+  #nextAttemptAt(attempt: AttemptRecord): Date | null {
+    const delay = attempt.outcome === 'retrying' ? this.#settings.retryScheduleMs[attempt.attempt] : undefined;
+    return delay === undefined ? null : new Date(Date.now() + jittered(delay));
   }
 
   /** Extends the leases of the deliveries and heads this process holds; see LEASE_RENEW_MS. */
@@ -810,46 +819,31 @@ export class WebhookDelivery {
       );
       return released(delivery);
     }
-    const attemptedAt = new Date();
-    let outcome: HttpOutcome;
-    let reachedEndpoint = false;
-    if (event === undefined) {
-      outcome = { statusCode: null, durationMs: 0, error: 'the event is no longer kept (EVENT_RETENTION_DAYS)' };
-    } else {
-      try {
-        outcome = await sendMessage(
-          { url: delivery.url, secret: delivery.secret },
-          eventMessage(event),
-          this.#settings,
-        );
-        reachedEndpoint = true;
-      } catch (error) {
-        // Never sent (a stored event the mapper cannot read, a secret that is not base64): retried and
-        // dropped on the schedule like any failure, rather than failing the same way forever.
-        this.#log.error({ err: error, webhookId: delivery.webhook_id, seq: delivery.seq }, 'webhook message not sent');
-        outcome = { statusCode: null, durationMs: 0, error: 'the message could not be built; see the server log' };
-      }
+    if (event !== undefined) {
+      const sent = await this.#attemptEvent(delivery, event, delivery.attempts);
+      return { ...sent, delivery: this.#settledDelivery(key, sent.attempt) };
     }
-    const delay = this.#settings.retryScheduleMs[delivery.attempts];
-    const final =
-      event === undefined || isSuccess(outcome.statusCode) || outcome.statusCode === 410 || delay === undefined;
-    return {
-      attempt: {
-        organizationId: delivery.organization_id,
-        webhookId: delivery.webhook_id,
-        eventId: delivery.event_id,
-        seq: delivery.seq,
-        eventType: delivery.event_type,
-        attempt: delivery.attempts,
-        attemptedAt,
-        ...outcome,
-        outcome: isSuccess(outcome.statusCode) ? 'succeeded' : final ? 'failed' : 'retrying',
-      },
-      delivery: final
-        ? { ...key, kind: 'done' }
-        : { ...key, kind: 'retry', nextAttemptAt: new Date(Date.now() + jittered(delay)) },
-      reachedEndpoint,
+    // Pruned past retention while pending: logged as a last, failed attempt, and dropped.
+    const attempt: AttemptRecord = {
+      organizationId: delivery.organization_id,
+      webhookId: delivery.webhook_id,
+      eventId: delivery.event_id,
+      seq: delivery.seq,
+      eventType: delivery.event_type,
+      attempt: delivery.attempts,
+      attemptedAt: new Date(),
+      statusCode: null,
+      durationMs: 0,
+      error: 'the event is no longer kept (EVENT_RETENTION_DAYS)',
+      outcome: 'failed',
     };
+    return { attempt, delivery: { ...key, kind: 'done' }, reachedEndpoint: false };
+  }
+
+  /** What becomes of a leased delivery after its attempt: retried on the schedule, or done. */
+  #settledDelivery(key: DeliveryKey, attempt: AttemptRecord): DeliveryResult {
+    const nextAttemptAt = this.#nextAttemptAt(attempt);
+    return nextAttemptAt === null ? { ...key, kind: 'done' } : { ...key, kind: 'retry', nextAttemptAt };
   }
 
   /** Records finished attempts: at once, or right after the batch being written (which this one then joins). */
