@@ -176,6 +176,7 @@ if (enabled('fuzz')) {
     // No webhook exists: a well-formed request gets 404, a malformed one its 400.
     webhookId: randomUUID(),
     organizationId: organization.id as string,
+    tokenId: token.id as string,
   });
   for (const target of targets) {
     const targetHeaders = target.path.startsWith('/api/v1/admin') ? adminHeaders : headers;

@@ -40,7 +40,15 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
     const company = await newCompany(api);
     const webhook = await api.post('/api/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz', events: ['*'] });
     assert.equal(webhook.statusCode, 201, webhook.body);
+    const token = await request(test.app, {
+      method: 'POST',
+      url: `/api/v1/admin/organizations/${org.id}/tokens`,
+      headers: { ...adminHeaders, 'content-type': 'application/json' },
+      payload: JSON.stringify({ name: 'fuzz rotation' }),
+    });
+    assert.equal(token.statusCode, 201, token.body);
     targets = fuzzTargets(test.app.swagger() as never, {
+      tokenId: token.json().id,
       contactId: contact.id,
       companyId: company.id,
       webhookId: webhook.json().id,

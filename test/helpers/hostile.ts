@@ -191,6 +191,7 @@ export interface FuzzIds {
   companyId: string;
   webhookId: string;
   organizationId: string;
+  tokenId: string;
 }
 
 /**
@@ -210,6 +211,7 @@ export function fuzzTargets(document: OpenApiDocument, ids: FuzzIds): FuzzTarget
       if (upper === 'GET' ? queryFields.length === 0 : operation.requestBody === undefined) continue;
       const concrete = path
         .replace('{orgId}', ids.organizationId)
+        .replace('{tokenId}', ids.tokenId)
         .replace('{namespace}', 'hubspot')
         .replace(/\/external\/hubspot\/\{id\}/, '/external/hubspot/fuzz-1')
         .replace(
