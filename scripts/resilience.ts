@@ -145,7 +145,15 @@ const organization = await post('/api/v1/admin/organizations', { name: 'Resilien
 const token = await post(
   `/api/v1/admin/organizations/${organization.id}/tokens`,
   {
-    scopes: ['contacts.read', 'contacts.write', 'companies.read', 'companies.write', 'webhooks.read', 'webhooks.write'],
+    scopes: [
+      'contacts.read',
+      'contacts.write',
+      'companies.read',
+      'companies.write',
+      'settings.write',
+      'webhooks.read',
+      'webhooks.write',
+    ],
   },
   adminHeaders,
 );
@@ -177,6 +185,8 @@ if (enabled('fuzz')) {
     webhookId: randomUUID(),
     organizationId: organization.id as string,
     tokenId: token.id as string,
+    // No such field: a well-formed request gets 404, a malformed one its 400.
+    contactFieldKey: 'resilience_field',
   });
   for (const target of targets) {
     const targetHeaders = target.path.startsWith('/api/v1/admin') ? adminHeaders : headers;

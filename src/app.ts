@@ -4,6 +4,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type onSendHookH
 import { companyRoutes } from './companies/company.routes.js';
 import { CompanyListSchema, CompanySchema, UpsertCompanyBody } from './companies/company.schemas.js';
 import type { Config } from './config.js';
+import { contactFieldRoutes } from './contact-fields/custom-field.routes.js';
+import { ContactFieldListSchema, ContactFieldSchema } from './contact-fields/custom-field.schemas.js';
 import { contactRoutes } from './contacts/contact.routes.js';
 import {
   ConnectionRequestSchema,
@@ -82,6 +84,8 @@ export const SHARED_SCHEMAS = [
   ContactListSchema,
   CompanySchema,
   CompanyListSchema,
+  ContactFieldSchema,
+  ContactFieldListSchema,
   EventSchema,
   EventListSchema,
   OrganizationSettingsSchema,
@@ -227,6 +231,7 @@ export async function buildApp({
       await network.register(contactBatchRoutes, { db, oneStatement });
       await network.register(companyRoutes, { db, cursorSecret });
       await network.register(eventRoutes, { db });
+      await network.register(contactFieldRoutes, { db });
     },
     { prefix: '/api/v1/network' },
   );

@@ -228,8 +228,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List contacts in the order they changed
+         * List and search contacts in the order they changed
          * @description A change feed: each page lists contacts in the order of their last change, so following `nextCursor` never skips or repeats a record, even when many share a timestamp. When `hasMore` is false, `nextCursor` is a resume point: fetching it later returns only contacts changed since.
+         *
+         *     Filters (`email`, `phone`, `tag`, `external_ref`, `namespace`, `q`, `custom.<key>`) combine with AND, with each other and with `updated_since` and `include_deleted`; the list keeps its change-feed order and paging, and `nextCursor` carries the filters (send them again unchanged, or leave them out). `custom.<key>=value` (at most 10) matches contacts whose custom field `<key>` equals the value as the field's type reads it, or, for a multi_select field, holds it; text, number, boolean, date, single_select and multi_select fields can be searched.
          */
         get: operations["contacts.list"];
         put?: never;
@@ -452,6 +454,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/network/contact-fields": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List your organization's custom contact fields
+         * @description All of them at once (at most 200), archived ones included, oldest first. Any token of the organization may read them.
+         */
+        get: operations["contactFields.list"];
+        put?: never;
+        /**
+         * Define a custom contact field
+         * @description Needs the `settings.write` scope. Contacts can then hold a value of the field's type under its `key`; the key and the type never change. `single_select` and `multi_select` fields need their `options`. At most 200 fields per organization, archived ones included; a key already defined answers 409.
+         */
+        post: operations["contactFields.create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/network/contact-fields/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a custom contact field
+         * @description Any token of the organization may read it.
+         */
+        get: operations["contactFields.get"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a custom contact field
+         * @description Needs the `settings.write` scope. Only a field no contact holds a value of, deleted contacts included (409 otherwise: archive it instead, or clear those values first). Its key can then be defined again.
+         */
+        delete: operations["contactFields.delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a custom contact field
+         * @description Needs the `settings.write` scope. Fields present are set, omitted fields are kept: the label, a select field's options (an option whose value contacts still hold cannot be removed: 409; its label can change), and `archived`. `key` and `type` never change; sent with their current value they are accepted. A body that changes nothing changes nothing, ETag included. Send `If-Match` to avoid overwriting a concurrent change (412).
+         */
+        patch: operations["contactFields.update"];
+        trace?: never;
+    };
     "/api/v1/webhooks": {
         parameters: {
             query?: never;
@@ -629,7 +683,7 @@ export interface components {
             requiredScope?: string;
             /** @description events-expired: after resynchronizing from the lists, follow the event log from this `seq`. */
             resumeAfter?: number;
-            /** @description webhook-limit-reached: how many webhooks an organization may have. */
+            /** @description webhook-limit-reached, contact-field-limit-reached: how many webhooks, or custom contact fields, an organization may have. */
             limit?: number;
         } & {
             [key: string]: unknown;
@@ -781,6 +835,20 @@ export interface components {
             /** @description Do not disturb on every channel; null clears it (false). */
             dnd?: boolean | null;
             dndSettings?: components["schemas"]["DndSettings"] | null;
+            /** @description Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too. */
+            customFields?: {
+                [key: string]: string | number | boolean | string[] | null;
+            } | {
+                key?: string;
+                /** @description Stands for `key`. */
+                id?: string;
+                /** @description A value of the field's type; null clears it. */
+                field_value?: string | number | boolean | string[] | null;
+                /** @description Stands for `field_value`. */
+                value?: string | number | boolean | string[] | null;
+            }[] | null;
+            /** @description The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`. */
+            companyName?: string | null;
         };
         /** @description Creates the company (then `name` is required) or applies these fields to it (omitted fields are kept, null clears). */
         UpsertCompanyRequest: {
@@ -866,6 +934,12 @@ export interface components {
             assignedTo: string | null;
             dnd: boolean;
             dndSettings: components["schemas"]["DndSettings"] | null;
+            /** @description Custom field values by key, archived fields included; `{}` when none is set. */
+            customFields: {
+                [key: string]: unknown;
+            };
+            /** @description The primary company's name. */
+            companyName: string | null;
             /** Format: uuid */
             primaryCompanyId: string | null;
             /** @description The companies the contact is connected to (its `connections`), live ones only. */
@@ -949,6 +1023,43 @@ export interface components {
         CompanyList: {
             data: components["schemas"]["Company"][];
             page: components["schemas"]["Page"];
+        };
+        /** @description A custom contact field of your organization: contacts hold its values under its key. */
+        ContactField: {
+            /** @description Values are stored under it on contacts; it never changes. */
+            key: string;
+            /** @description What people see. */
+            label: string;
+            /**
+             * @description What values the field holds: `text`, `number`, `boolean`, `date`, `datetime`, `url`, `email`, `phone`, `single_select`, `multi_select`. It never changes.
+             * @enum {string}
+             */
+            type: "text" | "number" | "boolean" | "date" | "datetime" | "url" | "email" | "phone" | "single_select" | "multi_select";
+            /** @description The choices of a select field, in display order; `[]` for the other types. */
+            options: {
+                /** @description What contacts store and send; unique within the field, compared exactly. Stored trimmed. */
+                value: string;
+                /** @description What people see. Stored trimmed. */
+                label: string;
+            }[];
+            /** @description Whether the field is archived: no longer used, its values kept. */
+            archived: boolean;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            createdUtc: string;
+            /**
+             * Format: date-time
+             * @description ISO 8601, UTC.
+             */
+            updatedUtc: string;
+            /** @description The weak ETag of this version, as the ETag header carries it. */
+            etag: string;
+        };
+        /** @description Your organization's custom contact fields, archived ones included. */
+        ContactFieldList: {
+            data: components["schemas"]["ContactField"][];
         };
         /** @description One committed change to a contact or a company. */
         Event: {
@@ -2297,6 +2408,38 @@ export interface operations {
                 updated_since?: string;
                 /** @description Also list soft-deleted records (default false), on the first page. */
                 include_deleted?: boolean;
+                /**
+                 * @description Only contacts having this email among their emails (any of them), compared case-insensitively.
+                 * @example jane.doe@example.com
+                 */
+                email?: string;
+                /**
+                 * @description Only the contact whose primary phone is this number, compared in E.164 (read with your organization's default phone region when it has no country code).
+                 * @example +15559876543
+                 */
+                phone?: string;
+                /**
+                 * @description Only contacts having every tag given (repeat the parameter, at most 20 times); exact, case-sensitive.
+                 * @example [
+                 *       "vip"
+                 *     ]
+                 */
+                tag?: string[];
+                /**
+                 * @description Only the contact holding this external reference, as `namespace:id` (split at the first colon; the namespace in any case, the id exact and free to contain colons).
+                 * @example hubspot:12345
+                 */
+                external_ref?: string;
+                /**
+                 * @description Only contacts having at least one external reference in this namespace (any case).
+                 * @example hubspot
+                 */
+                namespace?: string;
+                /**
+                 * @description Only contacts whose first name, last name, full name (first and last name joined by a space) or primary email starts with this text, case-insensitively.
+                 * @example jane
+                 */
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -2451,6 +2594,20 @@ export interface operations {
                     /** @description Do not disturb on every channel; null clears it (false). */
                     dnd?: boolean | null;
                     dndSettings?: components["schemas"]["DndSettings"] | null;
+                    /** @description Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too. */
+                    customFields?: {
+                        [key: string]: string | number | boolean | string[] | null;
+                    } | {
+                        key?: string;
+                        /** @description Stands for `key`. */
+                        id?: string;
+                        /** @description A value of the field's type; null clears it. */
+                        field_value?: string | number | boolean | string[] | null;
+                        /** @description Stands for `field_value`. */
+                        value?: string | number | boolean | string[] | null;
+                    }[] | null;
+                    /** @description The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`. */
+                    companyName?: string | null;
                 };
             };
         };
@@ -2858,6 +3015,20 @@ export interface operations {
                     /** @description Do not disturb on every channel; null clears it (false). */
                     dnd?: boolean | null;
                     dndSettings?: components["schemas"]["DndSettings"] | null;
+                    /** @description Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too. */
+                    customFields?: {
+                        [key: string]: string | number | boolean | string[] | null;
+                    } | {
+                        key?: string;
+                        /** @description Stands for `key`. */
+                        id?: string;
+                        /** @description A value of the field's type; null clears it. */
+                        field_value?: string | number | boolean | string[] | null;
+                        /** @description Stands for `field_value`. */
+                        value?: string | number | boolean | string[] | null;
+                    }[] | null;
+                    /** @description The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`. */
+                    companyName?: string | null;
                     /** @description Accepted for compatibility; this API stores no pictures, so only null is valid. */
                     profilePictureId?: null;
                 };
@@ -3174,6 +3345,20 @@ export interface operations {
                     /** @description Do not disturb on every channel; null clears it (false). */
                     dnd?: boolean | null;
                     dndSettings?: components["schemas"]["DndSettings"] | null;
+                    /** @description Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too. */
+                    customFields?: {
+                        [key: string]: string | number | boolean | string[] | null;
+                    } | {
+                        key?: string;
+                        /** @description Stands for `key`. */
+                        id?: string;
+                        /** @description A value of the field's type; null clears it. */
+                        field_value?: string | number | boolean | string[] | null;
+                        /** @description Stands for `field_value`. */
+                        value?: string | number | boolean | string[] | null;
+                    }[] | null;
+                    /** @description The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`. */
+                    companyName?: string | null;
                 };
             };
         };
@@ -3393,6 +3578,20 @@ export interface operations {
                     /** @description Do not disturb on every channel; null clears it (false). */
                     dnd?: boolean | null;
                     dndSettings?: components["schemas"]["DndSettings"] | null;
+                    /** @description Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too. */
+                    customFields?: {
+                        [key: string]: string | number | boolean | string[] | null;
+                    } | {
+                        key?: string;
+                        /** @description Stands for `key`. */
+                        id?: string;
+                        /** @description A value of the field's type; null clears it. */
+                        field_value?: string | number | boolean | string[] | null;
+                        /** @description Stands for `field_value`. */
+                        value?: string | number | boolean | string[] | null;
+                    }[] | null;
+                    /** @description The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`. */
+                    companyName?: string | null;
                 };
             };
         };
@@ -4687,6 +4886,524 @@ export interface operations {
             };
             /** @description Events expired */
             410: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (too many requests). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "contactFields.list": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The custom fields. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactFieldList"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (too many requests). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "contactFields.create": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A new custom field. Select types need `options`; the others send none (or `[]`). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The name a contact's value of this field is stored and sent under: a lower-case letter, then up to 49 lower-case letters, digits or `_`. It never changes. */
+                    key: string;
+                    /** @description What people see, e.g. in a form. Stored trimmed; must not be blank. */
+                    label: string;
+                    /**
+                     * @description What values the field holds: `text`, `number`, `boolean`, `date`, `datetime`, `url`, `email`, `phone`, `single_select`, `multi_select`. It never changes.
+                     * @enum {string}
+                     */
+                    type: "text" | "number" | "boolean" | "date" | "datetime" | "url" | "email" | "phone" | "single_select" | "multi_select";
+                    /** @description The choices of a `single_select` or `multi_select` field, in display order: 1 to 500, each value once. Other types have none (`[]`). */
+                    options?: {
+                        /** @description What contacts store and send; unique within the field, compared exactly. Stored trimmed. */
+                        value: string;
+                        /** @description What people see. Stored trimmed. */
+                        label: string;
+                    }[];
+                    /** @description For a field no longer used whose data must stay: contacts keep the values they hold (which can still be cleared) but cannot be given new ones, and the field stays listed. */
+                    archived?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Created; `Location` points at the field. */
+            201: {
+                headers: {
+                    /** @description The weak ETag of this version of the record; send it as If-Match to change this version only. */
+                    ETag?: string;
+                    /** @description The path of the record that was created. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactField"];
+                };
+            };
+            /** @description Validation failed; Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Insufficient scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict; Custom field limit reached */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (too many requests). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "contactFields.get": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description The field's key.
+                 * @example membership_tier
+                 */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The field. */
+            200: {
+                headers: {
+                    /** @description The weak ETag of this version of the record; send it as If-Match to change this version only. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactField"];
+                };
+            };
+            /** @description Validation failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (too many requests). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "contactFields.delete": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply the change only if the record still has this ETag (weak comparison; a list of ETags or `*` is accepted); otherwise 412 and nothing changes.
+                 * @example W/"zNY1utXf0CZ2AWcc5TV4qB"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                /**
+                 * @description The field's key.
+                 * @example membership_tier
+                 */
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Insufficient scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Custom field in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying (too many requests). */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal server error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "contactFields.update": {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Apply the change only if the record still has this ETag (weak comparison; a list of ETags or `*` is accepted); otherwise 412 and nothing changes.
+                 * @example W/"zNY1utXf0CZ2AWcc5TV4qB"
+                 */
+                "if-match"?: string;
+            };
+            path: {
+                /**
+                 * @description The field's key.
+                 * @example membership_tier
+                 */
+                key: string;
+            };
+            cookie?: never;
+        };
+        /** @description Fields present are set, omitted fields are kept. `key` and `type` never change: they are accepted only with their current value, so a field read with GET can be sent back. */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The name a contact's value of this field is stored and sent under: a lower-case letter, then up to 49 lower-case letters, digits or `_`. It never changes. */
+                    key?: string;
+                    /** @description What people see, e.g. in a form. Stored trimmed; must not be blank. */
+                    label?: string;
+                    /**
+                     * @description What values the field holds: `text`, `number`, `boolean`, `date`, `datetime`, `url`, `email`, `phone`, `single_select`, `multi_select`. It never changes.
+                     * @enum {string}
+                     */
+                    type?: "text" | "number" | "boolean" | "date" | "datetime" | "url" | "email" | "phone" | "single_select" | "multi_select";
+                    /** @description The choices of a `single_select` or `multi_select` field, in display order: 1 to 500, each value once. Other types have none (`[]`). */
+                    options?: {
+                        /** @description What contacts store and send; unique within the field, compared exactly. Stored trimmed. */
+                        value: string;
+                        /** @description What people see. Stored trimmed. */
+                        label: string;
+                    }[];
+                    /** @description For a field no longer used whose data must stay: contacts keep the values they hold (which can still be cleared) but cannot be given new ones, and the field stays listed. */
+                    archived?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The field after the change; unchanged, with the same ETag, when the body changed nothing. */
+            200: {
+                headers: {
+                    /** @description The weak ETag of this version of the record; send it as If-Match to change this version only. */
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContactField"];
+                };
+            };
+            /** @description Validation failed; Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Insufficient scope */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Custom field in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported media type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Precondition required */
+            428: {
                 headers: {
                     [name: string]: unknown;
                 };

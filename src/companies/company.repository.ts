@@ -70,6 +70,24 @@ export async function findLiveCompanyIdsByExternalRef(
   return new Map(rows.map((row) => [refKey({ namespace: row.namespace, id: row.external_id }), row.id]));
 }
 
+/**
+ * The live company with this name in any case (the oldest, when several share it), for companyName
+ * on contact writes; served by companies_live_name (migration 0010).
+ */
+export async function findLiveCompanyIdByName(db: Executor, organizationId: string, name: string) {
+  const row = await db
+    .selectFrom('companies')
+    .select('id')
+    .where('organization_id', '=', organizationId)
+    .where(sql`lower(name)`, '=', sql`lower(${name})`)
+    .where('deleted_at', 'is', null)
+    .orderBy('created_at')
+    .orderBy('id')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
 export function insertCompany(trx: Transaction<Database>, organizationId: string, state: CompanyState, origin: string) {
   return trx
     .insertInto('companies')

@@ -18,7 +18,6 @@ import {
 } from './contact.service.js';
 import { upsertByMatch } from './contact-match.service.js';
 import { FAST_WRITE_KEYS } from './contact-upsert.sql.js';
-import { emailKey } from './email.js';
 
 export interface ContactBatchOptions {
   matchEmail: boolean;
@@ -59,7 +58,7 @@ export function contactBatchHandlers(
     lockKeys(item) {
       const changes = changesOf(item);
       if (changes === null) return []; // the item fails on its own; it takes no lock
-      const email = changes.email ? emailLock(organizationId, emailKey(changes.email)) : null;
+      const email = changes.emailKey ? emailLock(organizationId, changes.emailKey) : null;
       if (item.externalRef !== undefined) {
         const ref = { namespace: item.externalRef.namespace.toLowerCase(), id: item.externalRef.id };
         return [refLock(organizationId, ref), ...(options.matchEmail && email ? [email] : [])];
@@ -80,6 +79,9 @@ export function contactBatchHandlers(
       if (item.externalRef === undefined || item.ifMatch !== undefined || item.data.externalRefs !== undefined)
         return null;
       if (item.data.connections !== undefined) return null;
+      // Fields settled against other rows (companyName, custom fields) need the item's own write.
+      const changes = changesOf(item);
+      if (changes === null || !Object.keys(changes).every((key) => FAST_WRITE_KEYS.has(key))) return null;
       return refKey({ namespace: item.externalRef.namespace.toLowerCase(), id: item.externalRef.id });
     },
 
@@ -94,7 +96,6 @@ export function contactBatchHandlers(
           n: index,
           ref: { namespace: ref.namespace.toLowerCase(), id: ref.id },
           changes,
-          emailKey: changes.email ? emailKey(changes.email) : null,
         });
       }
       const written = await batchUpsertByRef(trx, organizationId, writes, {

@@ -10,7 +10,7 @@ import { parse } from 'csv-parse';
 import type { Db } from '../db/database.js';
 import { type BatchResult, type BatchSummary, itemValidator, MAX_BATCH_ITEMS, runBatch } from '../http/batch.js';
 import { createValidatorCompiler } from '../http/validation.js';
-import { FIELD_LIST, NAME_FIELD } from './contact.fields.js';
+import { COMPANY_NAME_FIELD, CUSTOM_FIELD_KEY_PATTERN, FIELD_LIST, NAME_FIELD } from './contact.fields.js';
 import { ContactBatchItem, type ContactBatchItemInput } from './contact.schemas.js';
 import type { OrganizationContext } from './contact.service.js';
 import { contactBatchHandlers } from './contact-batch.service.js';
@@ -57,6 +57,7 @@ function booleanCell(cell: string): unknown {
  */
 const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntries([
   [NAME_FIELD.key, (cell: string) => cell],
+  [COMPANY_NAME_FIELD.key, (cell: string) => cell],
   ...FIELD_LIST.filter((field) => field.input.matchUpsert !== undefined).flatMap(
     (field): Array<[string, (cell: string) => unknown]> => {
       if (field.key === 'emails') return [[field.key, (cell) => splitList(cell).map((address) => ({ address }))]];
@@ -78,6 +79,12 @@ const CSV_COLUMNS: Record<string, (cell: string) => unknown> = Object.fromEntrie
 
 export const CSV_COLUMN_NAMES: readonly string[] = Object.keys(CSV_COLUMNS);
 
+/**
+ * `custom.<key>` columns carry custom field values as text, which every type but multi_select reads
+ * (numbers and booleans from their text too); a multi-select needs JSON Lines.
+ */
+const CUSTOM_COLUMN = new RegExp(`^custom\\.(${CUSTOM_FIELD_KEY_PATTERN.slice(1, -1)})$`, 'u');
+
 export class ImportError extends Error {
   override name = 'ImportError';
 }
@@ -85,19 +92,23 @@ export class ImportError extends Error {
 /** A CSV row as the fields of an upsert: empty cells are left out, so a re-run never clears a field. */
 function csvData(row: Record<string, string>, idColumn: string | null): Record<string, unknown> {
   const data: Record<string, unknown> = {};
+  const customFields: Record<string, string> = {};
   for (const [column, cell] of Object.entries(row)) {
     if (column === idColumn || cell.trim() === '') continue;
-    data[column] = (CSV_COLUMNS[column] as (cell: string) => unknown)(cell);
+    const custom = CUSTOM_COLUMN.exec(column);
+    if (custom !== null) customFields[custom[1] as string] = cell;
+    else data[column] = (CSV_COLUMNS[column] as (cell: string) => unknown)(cell);
   }
+  if (Object.keys(customFields).length > 0) data.customFields = customFields;
   return data;
 }
 
 function checkHeader(columns: string[], idColumn: string | null): void {
   const known = new Set([...CSV_COLUMN_NAMES, ...(idColumn ? [idColumn] : [])]);
-  const unknown = columns.filter((column) => !known.has(column));
+  const unknown = columns.filter((column) => !known.has(column) && !CUSTOM_COLUMN.test(column));
   if (unknown.length > 0) {
     throw new ImportError(
-      `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')}; the columns are contact fields (${[...known].join(', ')})`,
+      `unknown column${unknown.length > 1 ? 's' : ''} ${unknown.map((c) => `"${c}"`).join(', ')}; the columns are contact fields (${[...known].join(', ')}) and custom.<key> for custom fields`,
     );
   }
   if (idColumn !== null && !columns.includes(idColumn)) throw new ImportError(`the file has no column "${idColumn}"`);

@@ -10,7 +10,6 @@ import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';
 import {
   applyToExisting,
-  checkConnections,
   checkLocation,
   emailLock,
   insertNew,
@@ -18,11 +17,11 @@ import {
   prepareChanges,
   refLock,
   resolveCompanyReferences,
+  settleReferences,
   tryFastWrite,
   type WriteResult,
   withEmailConflictDetails,
 } from './contact.service.js';
-import { emailKey } from './email.js';
 
 export interface MatchUpsertResult extends WriteResult {
   /** Another live contact matched a lower-priority field; it was left untouched. */
@@ -47,12 +46,12 @@ export async function upsertByMatch(
 ): Promise<MatchUpsertResult> {
   const { organizationId, settings } = context;
   checkLocation(input, organizationId);
-  const changes = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
-  const refs = changes.externalRefs ?? [];
+  const requested = prepareChanges(await resolveCompanyReferences(db, organizationId, input), settings);
+  const refs = requested.externalRefs ?? [];
   const fields = settings.duplicateContactMatching.fields;
-  const email = fields.includes('email') && changes.email ? emailKey(changes.email) : null;
+  const email = fields.includes('email') ? (requested.emailKey ?? null) : null;
   // Compared by their keys: `(555) 987-6543` finds `+15559876543` (phone.ts: phoneKey).
-  const phone = fields.includes('phone') && changes.phoneKey ? changes.phoneKey : null;
+  const phone = fields.includes('phone') && requested.phoneKey ? requested.phoneKey : null;
   // Callers sending the same new email or phone at once take turns, so the first creates and the
   // others find it; without the locks both would miss and create a duplicate.
   const locks = [
@@ -68,7 +67,7 @@ export async function upsertByMatch(
   // go down the general path.
   if (!options.validateOnly && context.oneStatement !== false && (email !== null || phone !== null)) {
     const match = { emailKey: email, phone, phoneFirst: fields[0] === 'phone' };
-    const fast = await tryFastWrite(db, organizationId, { match }, changes, context.origin, null);
+    const fast = await tryFastWrite(db, organizationId, { match }, requested, context.origin, null);
     if (fast?.matchedBy) {
       return { row: fast.row, action: 'updated', matchedBy: fast.matchedBy, ambiguousContactId: fast.otherContactId };
     }
@@ -77,7 +76,7 @@ export async function upsertByMatch(
   return withEmailConflictDetails(db, organizationId, email, () =>
     run(db, async (trx): Promise<MatchUpsertResult> => {
       await lockKeys(trx, locks);
-      await checkConnections(trx, organizationId, changes);
+      const changes = await settleReferences(trx, context, requested, context.origin);
 
       const matches: Array<{ field: 'email' | 'phone'; row: ContactRow }> = [];
       for (const field of fields) {

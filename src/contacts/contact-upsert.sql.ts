@@ -12,13 +12,12 @@
  * hasIdentifier); the upsert tests run through this statement and hold both to the same results.
  *
  * Parameters: $1 organization, $2 namespace (or contact id), $3 external id, $4 changes (jsonb,
- * present keys only, already normalized), $5 email key of changes.email, $6 change origin, $7
- * whether it may create, $8 If-Match's opaque tags. A stale If-Match also answers no row; the
- * general path then says 412.
+ * present keys only, already normalized), $5 change origin, $6 whether it may create, $7 If-Match's
+ * opaque tags. A stale If-Match also answers no row; the general path then says 412.
  *
  * The match target (POST /contacts/upsert) finds the contact by email or phone instead, and only
  * updates: $2 is the email key to match and $3 the phone key (each null when the body does not set it or
- * the organization does not match on it), $7 says phone comes before email. A miss answers no row,
+ * the organization does not match on it), $6 says phone comes before email. A miss answers no row,
  * and so does a match that lacks one of the body's identifiers: creating a contact or giving one a
  * new email or phone needs the general path's locks (phone has no unique index to stop two
  * concurrent writers).
@@ -37,14 +36,13 @@ interface Field {
   value: string;
 }
 
-/** Where a statement reads the changes document and the email key from: parameters, or a row of a set. */
+/** Where a statement reads the changes document from: a parameter, or a row of a set. */
 interface Source {
   changes: string;
-  emailKey: string;
 }
 
-/** The one-request statement's parameters: $4 the changes, $5 the email key. */
-const PARAMETERS: Source = { changes: '$4::jsonb', emailKey: '$5::text' };
+/** The one-request statement's parameter: $4 the changes. */
+const PARAMETERS: Source = { changes: '$4::jsonb' };
 
 /** How a field's new value reads from the changes document (normalized JSON), by how the field is stored. */
 function valueSql(storage: Storage, changes: string, key: string): string {
@@ -62,12 +60,15 @@ function valueSql(storage: Storage, changes: string, key: string): string {
     case 'jsonObject':
       // A cleared object is stored as SQL NULL, as the general path stores it.
       return `nullif(${changes}->'${key}', 'null'::jsonb)`;
+    case 'jsonMap':
+      // Merged key by key with the stored object, which needs the general path (contact.model.ts).
+      throw new Error(`the ${key} field is merged key by key and cannot take part in one-statement writes`);
   }
 }
 
 /** A field's declared empty value (contact.fields.ts) as an SQL literal of its column's type. */
 function emptySql(field: Field): string {
-  const empty = field.column === 'email_key' ? null : EMPTY_CONTACT[field.key as keyof typeof EMPTY_CONTACT];
+  const empty = EMPTY_CONTACT[field.key as keyof typeof EMPTY_CONTACT];
   if (empty === null) return 'NULL';
   switch (field.storage) {
     case 'boolean':
@@ -87,23 +88,14 @@ function sqlText(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/**
- * Every column the statements write, from the field declarations (contact.fields.ts): the fields a
- * one-statement write may set, plus the primary email as compared (email_key), which the
- * application computes and passes beside the changes.
- */
-function fieldsOf({ changes, emailKey }: Source): Field[] {
-  return FIELD_LIST.filter((field) => field.oneStatement).flatMap((field): Field[] => [
-    {
-      key: field.key,
-      column: field.column,
-      storage: field.storage,
-      value: valueSql(field.storage, changes, field.key),
-    },
-    ...(field.key === 'email'
-      ? [{ key: 'email', column: 'email_key', storage: 'text' as const, value: emailKey }]
-      : []),
-  ]);
+/** Every column the statements write: the declared fields (contact.fields.ts) a one-statement write may set. */
+function fieldsOf({ changes }: Source): Field[] {
+  return FIELD_LIST.filter((field) => field.oneStatement).map((field) => ({
+    key: field.key,
+    column: field.column,
+    storage: field.storage,
+    value: valueSql(field.storage, changes, field.key),
+  }));
 }
 
 const FIELDS = fieldsOf(PARAMETERS);
@@ -136,7 +128,6 @@ function rulesOf(source: Source, projected = false) {
       `coalesce(${IDENTIFIER_COLUMNS.map((column) => nextOf(column, row)).join(', ')}) IS NOT NULL`,
     changed: (row: string) =>
       `(${fields
-        .filter((field) => field.column !== 'email_key')
         .map((field) => `(${has(field.key)} AND ${value(field)} IS DISTINCT FROM ${row}.${field.column})`)
         .join('\n      OR ')})`,
     // What a new contact holds: the field's value when the changes set it, else the declared empty value.
@@ -164,17 +155,17 @@ export const CONTACT_ETAG_SQL = `'"' || left(translate(encode(sha256(convert_to(
        AND co.deleted_at IS NULL
     ), ''), 'UTF8')), 'base64'), '+/', '-_'), 22) || '"'`;
 
-// $8: the opaque tags of If-Match (W/ removed), or null without If-Match.
-const IF_MATCH = `($8::text[] IS NULL OR '*' = ANY($8::text[]) OR ${CONTACT_ETAG_SQL} = ANY($8::text[]))`;
+// $7: the opaque tags of If-Match (W/ removed), or null without If-Match.
+const IF_MATCH = `($7::text[] IS NULL OR '*' = ANY($7::text[]) OR ${CONTACT_ETAG_SQL} = ANY($7::text[]))`;
 
 // The match target: the live contact with the email and the oldest live contact with the phone
 // (as the general path picks them), the winner by priority, and the other one when they differ.
 const MATCH_TARGET = `SELECT id, matched_by, other_id FROM (
-    SELECT CASE WHEN $7::boolean THEN coalesce(by_phone, by_email) ELSE coalesce(by_email, by_phone) END AS id,
+    SELECT CASE WHEN $6::boolean THEN coalesce(by_phone, by_email) ELSE coalesce(by_email, by_phone) END AS id,
            CASE WHEN by_email IS NULL AND by_phone IS NULL THEN NULL
-                WHEN by_phone IS NOT NULL AND ($7::boolean OR by_email IS NULL) THEN 'phone'
+                WHEN by_phone IS NOT NULL AND ($6::boolean OR by_email IS NULL) THEN 'phone'
                 ELSE 'email' END AS matched_by,
-           CASE WHEN by_email <> by_phone THEN CASE WHEN $7::boolean THEN by_email ELSE by_phone END END AS other_id
+           CASE WHEN by_email <> by_phone THEN CASE WHEN $6::boolean THEN by_email ELSE by_phone END END AS other_id
     FROM (SELECT
       (SELECT c.id FROM contacts c
         WHERE c.organization_id = $1::uuid AND c.email_key = $2::text AND c.deleted_at IS NULL) AS by_email,
@@ -198,7 +189,7 @@ const KEYS_IN_PLACE = `AND ($2::text IS NULL OR contacts.email_key = $2::text)
 
 /**
  * Targets: by external reference ($2 namespace, $3 id; may create the contact), by contact id
- * ($2 id; $3 and $7 are unused and passed as null/false) or by email/phone match (see above).
+ * ($2 id; $3 and $6 are unused and passed as null/false) or by email/phone match (see above).
  */
 export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string): string {
   const targetSql =
@@ -209,7 +200,7 @@ export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string):
   WHERE r.organization_id = $1::uuid AND r.namespace = $2::text AND r.external_id = $3::text`
       : target === 'id'
         ? `SELECT c.id, NULL::text AS matched_by, NULL::uuid AS other_id FROM contacts c
-  WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $7::boolean`
+  WHERE c.organization_id = $1::uuid AND c.id = $2::uuid AND $3::text IS NULL AND NOT $6::boolean`
         : MATCH_TARGET;
   const keysInPlace = target === 'match' ? KEYS_IN_PLACE : '';
   const create =
@@ -218,8 +209,8 @@ export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string):
 inserted AS (
   INSERT INTO contacts (organization_id, ${FIELDS.map((field) => field.column).join(', ')}, external_refs, change_origin)
   SELECT $1::uuid, ${FIELDS.map(fromEmpty).join(', ')},
-         jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $6::text
-  WHERE $7::boolean AND $8::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM target)
+         jsonb_build_array(jsonb_build_object('namespace', $2::text, 'id', $3::text)), $5::text
+  WHERE $6::boolean AND $7::text[] IS NULL AND NOT EXISTS (SELECT 1 FROM target)
     AND ${hasIdentifierInChanges}
   RETURNING contacts.*, ${companies}, NULL::text AS matched_by, NULL::uuid AS other_id
 ),
@@ -238,7 +229,7 @@ updated AS (
     version = contacts.version + 1,
     updated_at = date_trunc('milliseconds', now()),
     change_type = 'updated',
-    change_origin = $6::text,
+    change_origin = $5::text,
     change_xid = pg_current_xact_id()
   WHERE contacts.organization_id = $1
     AND contacts.id = (SELECT id FROM target)
@@ -270,8 +261,8 @@ WHERE contacts.organization_id = $1
  */
 const BATCH_RESULT_COLUMNS = 'contacts.id, contacts.version, contacts.change_xid';
 
-/** A batch item's row in the set statement: its changes document and email key. */
-const ITEM_ROW: Source = { changes: 'i.changes', emailKey: 'i.email_key' };
+/** A batch item's row in the set statement: its changes document. */
+const ITEM_ROW: Source = { changes: 'i.changes' };
 
 /**
  * The batch's set form of the external-reference upsert: one statement writes a chunk of items with
@@ -283,16 +274,16 @@ const ITEM_ROW: Source = { changes: 'i.changes', emailKey: 'i.email_key' };
  * together equals applying them in order; anything that would make them interfere (two of them
  * claiming one email) breaks a unique index, fails the statement, and sends the chunk item by item.
  *
- * Parameters: $1 organization, $2 the items (jsonb array of { n, namespace, external_id, changes,
- * email_key }), $3 whether it may create, $4 whether unknown references match by email.
+ * Parameters: $1 organization, $2 the items (jsonb array of { n, namespace, external_id, changes }),
+ * $3 whether it may create, $4 whether unknown references match by email.
  */
 export function batchUpsertByRefSql(companies: string): string {
   const rules = rulesOf(ITEM_ROW, true);
   return `
 WITH input AS (
-  SELECT i.n, i.namespace, i.external_id, i.email_key,
+  SELECT i.n, i.namespace, i.external_id,
          ${rules.projection}
-  FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb, email_key text)
+  FROM jsonb_to_recordset($2::jsonb) AS i(n integer, namespace text, external_id text, changes jsonb)
 ),
 -- Each lookup is a LATERAL probe with LIMIT 1: one index lookup per item, whatever the planner
 -- thinks of the organization's size (a hash join would read every reference it has).
@@ -339,8 +330,8 @@ to_create AS (
   FROM input i
   LEFT JOIN LATERAL (
     SELECT true AS taken FROM contacts m
-    WHERE $4::boolean AND i.email_key IS NOT NULL
-      AND m.organization_id = $1::uuid AND m.email_key = i.email_key AND m.deleted_at IS NULL
+    WHERE $4::boolean AND i.v_email_key IS NOT NULL
+      AND m.organization_id = $1::uuid AND m.email_key = i.v_email_key AND m.deleted_at IS NULL
     LIMIT 1
   ) owner ON true
   WHERE $3::boolean

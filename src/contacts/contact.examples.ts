@@ -39,6 +39,8 @@ export const janeDoe: Contact = {
   assignedTo: null,
   dnd: false,
   dndSettings: null,
+  customFields: {},
+  companyName: 'Nordic Property Partners',
   primaryCompanyId: NORDIC_PROPERTY_ID,
   companies: [
     {
@@ -87,6 +89,8 @@ export const janeSmith: Contact = {
   primaryLanguage: 'en',
   tags: ['vip', 'enterprise'],
   strategy: 'Focus on commercial real estate in Stockholm',
+  customFields: { budget: 125000, segment: 'enterprise' },
+  companyName: null,
   primaryCompanyId: null,
   companies: [],
   createdUtc: '2026-12-01T14:04:40.340Z',
@@ -110,6 +114,7 @@ export const johnDoe: Contact = {
   phones: [{ number: '+15559876543', type: null, isPrimary: true }],
   tags: ['upserted'],
   source: 'api',
+  companyName: null,
   primaryCompanyId: null,
   companies: [],
   createdUtc: '2026-12-01T14:04:40.958Z',
@@ -154,6 +159,29 @@ export const createContactExamples = {
       primaryLanguage: 'en',
       tags: ['vip', 'enterprise'],
       strategy: 'Focus on commercial real estate in Stockholm',
+      customFields: { budget: 125000, segment: 'enterprise' },
+    } satisfies ContactInput,
+  },
+  profile: {
+    summary: 'The whole profile: address, company by name, do-not-disturb and custom fields',
+    value: {
+      name: 'Mary Ann Smith',
+      email: 'mary.smith@example.com',
+      phone: '(555) 987-6543',
+      companyName: 'Acme Realty',
+      address1: '123 Main St',
+      city: 'Springfield',
+      state: 'IL',
+      postalCode: '62701',
+      country: 'US',
+      website: 'https://example.com',
+      timezone: 'America/Chicago',
+      dateOfBirth: '1985-04-12',
+      source: 'web form',
+      assignedTo: 'owner-4711',
+      dnd: false,
+      dndSettings: { SMS: { status: 'active', message: 'Replied STOP', code: 'STOP' } },
+      customFields: { budget: 2500000, segment: 'enterprise', interests: ['office', 'retail'] },
     } satisfies ContactInput,
   },
 };
@@ -168,6 +196,10 @@ export const updateContactExamples = {
     value: { firstName: 'Jane', tags: ['vip', 'enterprise', 'decision-maker'] } satisfies ContactInput,
   },
   clear: { summary: 'Clear fields with null', value: { phone: null, primaryLanguage: null } satisfies ContactInput },
+  customFields: {
+    summary: 'Set one custom field and clear another; the others are kept',
+    value: { customFields: { budget: 150000, segment: null } } satisfies ContactInput,
+  },
 };
 
 export const upsertContactExamples = {
@@ -216,6 +248,20 @@ export const matchUpsertContactExamples = {
       phone: '+15559876543',
       tags: ['upserted'],
       source: 'api',
+    } satisfies ContactInput,
+  },
+  listForm: {
+    summary: 'Custom fields in the list form, the company by name, and your organization id as locationId',
+    value: {
+      firstName: 'John',
+      lastName: 'Doe',
+      email: 'john@example.com',
+      locationId: 'b0c5e1a4-4f1d-4c55-9a51-2d0f4e8f6d11',
+      companyName: 'Acme Realty',
+      customFields: [
+        { key: 'segment', field_value: 'enterprise' },
+        { id: 'budget', value: 125000 },
+      ],
     } satisfies ContactInput,
   },
 };

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from 'typebox';
+import { MAX_TEXT_LENGTH } from '../contact-fields/custom-field-types.js';
 import type { ConnectionJson, EmailJson, ExternalRefJson, PhoneJson } from '../db/schema.js';
 import { type ExternalRef, ExternalRefSchema, Nullable as nullable, RefTo } from '../http/schemas.js';
 
@@ -22,11 +23,12 @@ const ALL_PAGES: readonly ContactPage[] = ['create', 'patch', 'upsert', 'matchUp
 
 /**
  * How a field is stored; this decides its column type and its SQL in the one-statement writes.
- * `jsonObject` is nullable: null is stored as SQL NULL, never as a JSON null.
+ * `jsonObject` is nullable: null is stored as SQL NULL, never as a JSON null. `jsonMap` is a
+ * never-null jsonb object whose keys a write sets or clears one by one (see `merge`).
  */
-export type Storage = 'text' | 'boolean' | 'date' | 'textArray' | 'jsonArray' | 'jsonObject';
+export type Storage = 'text' | 'boolean' | 'date' | 'textArray' | 'jsonArray' | 'jsonObject' | 'jsonMap';
 
-export type FieldGroup = 'emails' | 'phones' | 'externalRefs' | 'connections';
+export type FieldGroup = 'emails' | 'phones' | 'externalRefs' | 'connections' | 'customFields';
 
 /** What normalizing a present value may need: the organization's phone region, and a way to refuse the value. */
 export interface NormalizeContext {
@@ -54,6 +56,8 @@ export interface FieldDeclaration<
   readonly normalize?: (value: never, context: NormalizeContext) => Value;
   /** The stored column's value in canonical form (jsonb keeps no key order, so objects are rebuilt). */
   readonly fromColumn?: (stored: never) => Value;
+  /** How a present change combines with the current value; absent, the change replaces it. */
+  readonly merge?: (current: never, change: never) => Value;
   readonly group?: FieldGroup;
   /** Part of "at least one identifier": a contact needs one of these set. */
   readonly identifier?: boolean;
@@ -337,6 +341,92 @@ export function joinedName(state: { firstName: string | null; lastName: string |
   return parts.length === 0 ? null : parts.join(' ');
 }
 
+/** A custom field's key (contact-fields/): lower-case, starts with a letter. */
+export const CUSTOM_FIELD_KEY_PATTERN = '^[a-z][a-z0-9_]{0,49}$';
+export const MAX_CUSTOM_FIELDS = 200;
+
+/** A stored custom field value, in the canonical form of its type (contact-fields/custom-field-types.ts). */
+export type CustomFieldValue = string | number | boolean | string[];
+export type CustomFieldValues = Record<string, CustomFieldValue>;
+
+/**
+ * What a request may send as one value. Its definition's type decides the rest, which a schema
+ * cannot know: the write checks values against the organization's definitions (400 naming
+ * `customFields.<key>`).
+ */
+const CustomFieldValueInput = Type.Unsafe<CustomFieldValue | null>({
+  type: ['string', 'number', 'boolean', 'array', 'null'],
+  maxLength: MAX_TEXT_LENGTH,
+  maxItems: 500,
+  items: { type: 'string', maxLength: 100 },
+  description: "A value of the field's type; null clears it.",
+});
+
+/** Seed 003's list form: `{ "key", "field_value" }`, `id` standing for `key` and `value` for `field_value`. */
+const CustomFieldEntryInput = Type.Object(
+  {
+    key: Type.Optional(Type.String({ pattern: CUSTOM_FIELD_KEY_PATTERN })),
+    id: Type.Optional(Type.String({ pattern: CUSTOM_FIELD_KEY_PATTERN, description: 'Stands for `key`.' })),
+    field_value: Type.Optional(CustomFieldValueInput),
+    value: Type.Optional(
+      Type.Unsafe<CustomFieldValue | null>({ ...CustomFieldValueInput, description: 'Stands for `field_value`.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type CustomFieldsInput =
+  | Record<string, CustomFieldValue | null>
+  | Array<{ key?: string; id?: string; field_value?: CustomFieldValue | null; value?: CustomFieldValue | null }>;
+
+/**
+ * One schema for both forms (JSON Schema applies the object keywords to objects and the array
+ * keywords to arrays), so an error names the field inside the form that was sent.
+ */
+const CustomFieldsInputSchema = Type.Unsafe<CustomFieldsInput>({
+  type: ['object', 'array'],
+  patternProperties: { [CUSTOM_FIELD_KEY_PATTERN]: CustomFieldValueInput },
+  additionalProperties: false,
+  maxProperties: MAX_CUSTOM_FIELDS,
+  items: CustomFieldEntryInput,
+  maxItems: MAX_CUSTOM_FIELDS,
+  description:
+    'Values of your custom fields (GET /contact-fields) by key: keys present are set, null clears one, keys left out are kept. The list form `[{ "key", "field_value" }]` is accepted too.',
+});
+
+/** jsonb orders an object's keys its own way; the canonical form lists them sorted. */
+export function canonicalCustomFields(values: CustomFieldValues): CustomFieldValues {
+  return Object.fromEntries(Object.entries(values).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** A change sets the keys it names (null removes one) and keeps the others; null as a whole removes all. */
+function mergeCustomFields(current: CustomFieldValues, change: Record<string, CustomFieldValue | null> | null) {
+  if (change === null) return {};
+  const merged: Record<string, CustomFieldValue> = { ...current };
+  for (const [key, value] of Object.entries(change)) {
+    if (value === null) delete merged[key];
+    else merged[key] = value;
+  }
+  return canonicalCustomFields(merged);
+}
+
+/**
+ * `companyName` is stored as a connection, not on its own: a request may name the company instead
+ * of sending connections (the live company of that name becomes the primary connection, created
+ * when there is none), and the representation shows the primary company's name.
+ */
+export const COMPANY_NAME_FIELD = {
+  key: 'companyName',
+  input: samePages(
+    Type.String({
+      maxLength: 255,
+      description:
+        'The primary company by name (any case): the live company of that name, created when there is none. Not with `connections`.',
+    }),
+  ),
+  output: nullable(Type.String({ description: "The primary company's name." })),
+} as const;
+
 /** The declarations, in the order requests and the representation list them. */
 export const CONTACT_FIELDS = [
   {
@@ -374,6 +464,19 @@ export const CONTACT_FIELDS = [
     empty: null as string | null,
     oneStatement: true,
   } satisfies FieldDeclaration<'email', string | null, 'text', 'email'>,
+  {
+    // The primary email as compared (email.ts: emailKey): its unique index keeps one live contact
+    // per email, and matching reads it. Written whenever email is; never in a request or the
+    // representation.
+    key: 'emailKey',
+    column: 'email_key',
+    storage: 'text',
+    group: 'emails',
+    input: {},
+    output: null,
+    empty: null as string | null,
+    oneStatement: true,
+  } satisfies FieldDeclaration<'emailKey', string | null, 'text', 'email_key'>,
   {
     key: 'phone',
     column: 'phone',
@@ -428,6 +531,18 @@ export const CONTACT_FIELDS = [
       entries.map((entry) => ({ address: entry.address, type: entry.type, isPrimary: entry.isPrimary }))) as never,
     oneStatement: true,
   } satisfies FieldDeclaration<'emails', EmailJson[], 'jsonArray', 'emails'>,
+  {
+    // Every email as compared (email.ts: emailKey), for search by any of them; written whenever
+    // emails are. Never in a request or the representation.
+    key: 'emailKeys',
+    column: 'email_keys',
+    storage: 'textArray',
+    group: 'emails',
+    input: {},
+    output: null,
+    empty: [] as string[],
+    oneStatement: true,
+  } satisfies FieldDeclaration<'emailKeys', string[], 'textArray', 'email_keys'>,
   {
     key: 'phones',
     column: 'phones',
@@ -577,6 +692,27 @@ export const CONTACT_FIELDS = [
     fromColumn: ((value: DndSettings | null) => canonicalDndSettings(value)) as never,
     oneStatement: true,
   } satisfies FieldDeclaration<'dndSettings', DndSettings | null, 'jsonObject', 'dnd_settings'>,
+  {
+    // Values depend on the organization's definitions, which the write reads and locks (so a
+    // definition cannot be deleted under a value being written): never the one-statement path.
+    key: 'customFields',
+    column: 'custom_fields',
+    storage: 'jsonMap',
+    group: 'customFields',
+    input: samePages(CustomFieldsInputSchema),
+    output: Type.Object(
+      {},
+      {
+        patternProperties: { [CUSTOM_FIELD_KEY_PATTERN]: {} },
+        additionalProperties: false,
+        description: 'Custom field values by key, archived fields included; `{}` when none is set.',
+      },
+    ),
+    empty: {} as CustomFieldValues,
+    fromColumn: ((values: CustomFieldValues) => canonicalCustomFields(values)) as never,
+    merge: mergeCustomFields as never,
+    oneStatement: false,
+  } satisfies FieldDeclaration<'customFields', CustomFieldValues, 'jsonMap', 'custom_fields'>,
 ] as const;
 
 type Declared = (typeof CONTACT_FIELDS)[number];
@@ -589,12 +725,19 @@ export type ContactFieldKey = keyof ContactState;
 /** The declared fields as the representation shows them (connections appear as `companies` instead). */
 export type ContactRepresentationFields = {
   -readonly [F in Declared as F['output'] extends null ? never : F['key']]: ValueOf<F>;
-} & { name: string | null };
+} & { name: string | null; companyName: string | null };
 
 /** Present fields only (PATCH semantics). */
-export type ContactChanges = Partial<ContactState>;
+export type ContactChanges = Partial<Omit<ContactState, 'customFields'>> & {
+  /** The keys to set, null removing one; null as a whole removes every value. */
+  customFields?: Record<string, CustomFieldValue | null> | null;
+  /** companyName as sent (trimmed; null clears); the write turns it into primaryCompanyId under its locks. */
+  companyName?: string | null;
+  /** The company to make the primary connection (null: drop the primary connection). */
+  primaryCompanyId?: string | null;
+};
 
-type StoredOf<F> = F extends { readonly storage: 'jsonArray' | 'jsonObject'; readonly empty: infer V }
+type StoredOf<F> = F extends { readonly storage: 'jsonArray' | 'jsonObject' | 'jsonMap'; readonly empty: infer V }
   ? import('kysely').ColumnType<V, string | null, string | null>
   : ValueOf<F>;
 
@@ -618,18 +761,21 @@ type InputOf<F> = F extends { readonly key: 'emails' }
       ? ExternalRef[]
       : F extends { readonly key: 'connections' }
         ? ConnectionInput[]
-        : F extends { readonly storage: 'textArray' }
-          ? string[]
-          : F extends { readonly storage: 'boolean' }
-            ? boolean
-            : F extends { readonly storage: 'jsonObject'; readonly empty: infer V }
-              ? NonNullable<V>
-              : string;
+        : F extends { readonly key: 'customFields' }
+          ? CustomFieldsInput
+          : F extends { readonly storage: 'textArray' }
+            ? string[]
+            : F extends { readonly storage: 'boolean' }
+              ? boolean
+              : F extends { readonly storage: 'jsonObject'; readonly empty: infer V }
+                ? NonNullable<V>
+                : string;
 
 /** Every writable field as the services see a validated request: present or not, null clearing it. */
 export type ContactInput = { [F in Declared as F['key']]?: InputOf<F> | null } & {
   name?: string | null;
   locationId?: string | null;
+  companyName?: string | null;
 };
 
 /** The request properties of one page, derived from the declarations: optional, null clears. */
@@ -645,6 +791,8 @@ export function pageProperties(page: ContactPage): Record<string, TSchema> {
     // A shared schema ($ref) has no `type` to widen with null; it becomes one of the two.
     properties[field.key] = Type.Optional('$ref' in schema ? Type.Union([schema, Type.Null()]) : nullable(schema));
   }
+  const companyName = COMPANY_NAME_FIELD.input[page];
+  if (companyName !== undefined) properties[COMPANY_NAME_FIELD.key] = Type.Optional(nullable(companyName));
   return properties;
 }
 
@@ -652,5 +800,6 @@ export function pageProperties(page: ContactPage): Record<string, TSchema> {
 export function representationProperties(): Record<string, TSchema> {
   const properties: Record<string, TSchema> = { [NAME_FIELD.key]: NAME_FIELD.output };
   for (const field of FIELD_LIST) if (field.output !== null) properties[field.key] = field.output;
+  properties[COMPANY_NAME_FIELD.key] = COMPANY_NAME_FIELD.output;
   return properties;
 }

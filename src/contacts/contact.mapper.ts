@@ -46,6 +46,7 @@ export function toContact(row: ContactRow): Contact {
     uri: `${CONTACTS_PATH}/${row.id}`,
     ...fields,
     name: joinedName(state),
+    companyName: companies.find((company) => company.isPrimary)?.name ?? null,
     primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
     companies,
     profilePictureUrl: null,
@@ -68,7 +69,7 @@ const SHOWN_BY_COLUMN = new Map<string, string[]>([
   ...SHOWN_FIELDS.map((field): [string, string[]] => [field.column, [field.key]]),
   ...FIELD_LIST.filter((field) => field.group === 'connections').map((field): [string, string[]] => [
     field.column,
-    ['primaryCompanyId', 'companies'],
+    ['companyName', 'primaryCompanyId', 'companies'],
   ]),
   ['deleted_at', ['deletedUtc']],
 ]);

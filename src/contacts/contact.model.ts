@@ -5,6 +5,8 @@ import {
   type ContactChanges,
   type ContactInput,
   type ContactState,
+  type CustomFieldsInput,
+  type CustomFieldValue,
   EMPTY_CONTACT,
   FIELD_LIST,
   IDENTIFIER_FIELDS,
@@ -56,6 +58,8 @@ function syncEmails(input: ContactInput, changes: ContactChanges, errors: FieldE
   }
   changes.emails = entries;
   changes.email = entries[0]?.address ?? null;
+  changes.emailKey = changes.email === null ? null : emailKey(changes.email);
+  changes.emailKeys = entries.map((entry) => emailKey(entry.address));
 }
 
 function syncPhones(input: ContactInput, region: string | null, changes: ContactChanges, errors: FieldErrors): void {
@@ -122,6 +126,36 @@ function normalizeConnections(input: NonNullable<ContactInput['connections']>, e
 }
 
 /**
+ * Custom field values by key, from either form a request may use. Values are checked against the
+ * organization's definitions later, by the write that locks them (contact-fields/).
+ */
+function customFieldChanges(input: CustomFieldsInput, errors: FieldErrors): Record<string, CustomFieldValue | null> {
+  if (!Array.isArray(input)) return { ...input };
+  const values: Record<string, CustomFieldValue | null> = {};
+  const seen = new Map<string, number>();
+  input.forEach((entry, index) => {
+    const field = `customFields[${index}]`;
+    if ((entry.key === undefined) === (entry.id === undefined)) {
+      addError(errors, field, 'needs exactly one of key and id (id stands for key)');
+      return;
+    }
+    if ((entry.field_value === undefined) === (entry.value === undefined)) {
+      addError(errors, field, 'needs exactly one of field_value and value (value stands for field_value)');
+      return;
+    }
+    const key = (entry.key ?? entry.id) as string;
+    const first = seen.get(key);
+    if (first !== undefined) {
+      addError(errors, `${field}.key`, `duplicates customFields[${first}].key`);
+      return;
+    }
+    seen.set(key, index);
+    values[key] = (entry.field_value ?? entry.value) as CustomFieldValue | null;
+  });
+  return values;
+}
+
+/**
  * Turns a validated request into canonical field changes: present fields only (PATCH semantics),
  * null meaning cleared, each field in its declared canonical form, email/phone views in sync. Pure.
  */
@@ -148,11 +182,51 @@ export function normalizeInput(input: ContactInput, defaultPhoneRegion: string |
     changes.externalRefs = normalizeExternalRefs(input.externalRefs ?? [], 'externalRefs', errors);
   }
   if (input.connections !== undefined) changes.connections = normalizeConnections(input.connections ?? [], errors);
+  if (input.companyName !== undefined) {
+    if (input.connections !== undefined) {
+      addError(errors, 'companyName', 'cannot be sent with connections; name the primary company in one of the two');
+    } else {
+      changes.companyName = trimmedOrNull(input.companyName);
+    }
+  }
+  if (input.customFields !== undefined) {
+    changes.customFields = input.customFields === null ? null : customFieldChanges(input.customFields, errors);
+  }
   return { changes, errors };
 }
 
+/**
+ * The connections once `companyId` is the primary company (companyName): it keeps its job title
+ * where it was already connected, moves first, and the others stay as secondary connections. Null
+ * drops the primary connection; the next one, if any, becomes primary.
+ */
+export function withPrimaryCompany(connections: readonly ConnectionJson[], companyId: string | null): ConnectionJson[] {
+  if (companyId === null) {
+    const rest = connections.filter((connection) => !connection.isPrimary);
+    return rest.map((connection, index) => ({ ...connection, isPrimary: index === 0 }));
+  }
+  const existing = connections.find((connection) => connection.companyId === companyId);
+  return [
+    { companyId, jobTitle: existing?.jobTitle ?? null, isPrimary: true },
+    ...connections
+      .filter((connection) => connection.companyId !== companyId)
+      .map((connection) => ({ ...connection, isPrimary: false })),
+  ];
+}
+
+/** The state after a change: each present field replaces (or, where declared, merges with) the current value. */
 export function applyChanges(current: ContactState, changes: ContactChanges): ContactState {
-  return { ...current, ...changes };
+  const next: Record<string, unknown> = { ...current };
+  const present = changes as Record<string, unknown>;
+  for (const field of FIELD_LIST) {
+    if (!(field.key in present)) continue;
+    const change = present[field.key];
+    next[field.key] = field.merge === undefined ? change : field.merge(next[field.key] as never, change as never);
+  }
+  if (changes.primaryCompanyId !== undefined) {
+    next.connections = withPrimaryCompany(current.connections, changes.primaryCompanyId);
+  }
+  return next as ContactState;
 }
 
 export function hasIdentifier(state: ContactState): boolean {

@@ -12,7 +12,6 @@ import {
   IfMatchHeader,
   IfNoneMatchHeader,
   jsonResponse,
-  ListQuery,
   LocationHeader,
   problemResponses,
   UPSERT_ACTION_HEADER,
@@ -29,6 +28,7 @@ import {
   UpsertQuery,
 } from './contact.schemas.js';
 import * as service from './contact.service.js';
+import { CONTACT_SEARCH_DESCRIPTION, ContactListQuery } from './contact-search.js';
 
 const tags = ['Contacts'];
 const security = [{ bearerAuth: [] }];
@@ -119,12 +119,11 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
       config: { scope: 'contacts.read' },
       schema: {
         operationId: 'contacts.list',
-        summary: 'List contacts in the order they changed',
-        description:
-          'A change feed: each page lists contacts in the order of their last change, so following `nextCursor` never skips or repeats a record, even when many share a timestamp. When `hasMore` is false, `nextCursor` is a resume point: fetching it later returns only contacts changed since.',
+        summary: 'List and search contacts in the order they changed',
+        description: `A change feed: each page lists contacts in the order of their last change, so following \`nextCursor\` never skips or repeats a record, even when many share a timestamp. When \`hasMore\` is false, \`nextCursor\` is a resume point: fetching it later returns only contacts changed since.\n\n${CONTACT_SEARCH_DESCRIPTION}`,
         tags,
         security,
-        querystring: ListQuery,
+        querystring: ContactListQuery,
         response: {
           200: jsonResponse('A page of contacts, the least recently changed first.', Type.Ref('ContactList'), {
             page: {
@@ -145,8 +144,7 @@ export const contactRoutes: FastifyPluginAsyncTypebox<
       },
     },
     async (request) => {
-      const { organizationId } = request.auth as AuthContext;
-      const page = await service.listContacts(db, organizationId, request.query, cursorSecret);
+      const page = await service.listContacts(db, request.auth as AuthContext, request.query, cursorSecret);
       return {
         data: page.rows.map(toContact),
         page: { nextCursor: page.nextCursor, hasMore: page.hasMore, pageSize: page.rows.length },

@@ -1,5 +1,11 @@
 import type { Kysely, Transaction } from 'kysely';
-import { findLiveCompanyIdsByExternalRef } from '../companies/company.repository.js';
+import {
+  findLiveCompanyIdByName,
+  findLiveCompanyIdsByExternalRef,
+  insertCompany,
+} from '../companies/company.repository.js';
+import { listDefinitions, lockDefinitions } from '../contact-fields/custom-field.repository.js';
+import { TYPE_RULES } from '../contact-fields/custom-field-types.js';
 import type { Db } from '../db/database.js';
 import {
   CONTACT_REFS,
@@ -15,7 +21,7 @@ import { atomically, inRolledBackTransaction, inTransaction } from '../db/transa
 import { type FeedPage, feedFilter, feedPage } from '../http/feed.js';
 import { assertIfMatch, readIfMatch } from '../http/preconditions.js';
 import { AppError, type FieldErrors } from '../http/problem.js';
-import type { ListQueryInput } from '../http/schemas.js';
+import type { CustomFieldValue } from './contact.fields.js';
 import { contactEtag, contactState } from './contact.mapper.js';
 import {
   applyChanges,
@@ -30,6 +36,7 @@ import {
 import type { ContactRow } from './contact.repository.js';
 import * as repository from './contact.repository.js';
 import type { ContactInput } from './contact.schemas.js';
+import { type ContactListQueryInput, contactSearch } from './contact-search.js';
 import { FAST_WRITE_KEYS } from './contact-upsert.sql.js';
 import { emailKey } from './email.js';
 import { phoneKey } from './phone.js';
@@ -124,10 +131,6 @@ export function prepareChanges(input: ContactInput, settings: OrganizationSettin
   return changes;
 }
 
-function emailKeyOf(state: ContactState): string | null {
-  return state.email === null ? null : emailKey(state.email);
-}
-
 function ensureIdentifier(state: ContactState): void {
   if (!hasIdentifier(state)) throw AppError.validation(MISSING_IDENTIFIER);
 }
@@ -136,7 +139,7 @@ function checkIfMatch(ifMatch: string[] | null, row: ContactRow | null): void {
   assertIfMatch(ifMatch, row === null ? null : contactEtag(row), 'contact');
 }
 
-export async function checkConnections(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
+async function checkConnections(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
   const connections = changes.connections ?? [];
   if (connections.length === 0) return;
   const live = await repository.findLiveCompanyIds(
@@ -151,6 +154,84 @@ export async function checkConnections(trx: Trx, organizationId: string, changes
     }
   });
   if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+}
+
+/**
+ * Custom field values checked against their definitions, which stay locked (FOR KEY SHARE) until
+ * the write commits: a definition cannot be deleted, archived or lose an option under a value being
+ * written, and a deletion that went first leaves the key unknown here.
+ */
+async function settleCustomFields(
+  trx: Trx,
+  organizationId: string,
+  changes: ContactChanges,
+  region: string | null,
+): Promise<ContactChanges> {
+  const values = changes.customFields;
+  if (values === undefined || values === null) return changes;
+  const keys = Object.keys(values).sort();
+  const definitions = new Map(
+    (await lockDefinitions(trx, organizationId, keys)).map((definition) => [definition.key, definition]),
+  );
+  const errors: FieldErrors = {};
+  const settled: Record<string, CustomFieldValue | null> = {};
+  for (const key of keys) {
+    const definition = definitions.get(key);
+    const value = values[key] as CustomFieldValue | null;
+    const field = `customFields.${key}`;
+    if (definition === undefined) {
+      errors[field] = ['is not a custom field of your organization (GET /api/v1/network/contact-fields lists them)'];
+    } else if (value === null) {
+      settled[key] = null;
+    } else if (definition.archived) {
+      errors[field] = ['is archived: its value can be cleared (null) but not set'];
+    } else {
+      const checked = TYPE_RULES[definition.type].normalize(value, definition, region);
+      if (checked.ok) settled[key] = checked.value as CustomFieldValue | null;
+      else errors[field] = [checked.message];
+    }
+  }
+  if (Object.keys(errors).length > 0) throw AppError.validation(errors);
+  return { ...changes, customFields: settled };
+}
+
+/**
+ * companyName as a primary company id: the live company of that name in any case, created (with
+ * the write's origin) when there is none. Writers naming the same new company take turns on its
+ * lock, so they create it once.
+ */
+async function settleCompanyName(
+  trx: Trx,
+  organizationId: string,
+  changes: ContactChanges,
+  origin: string,
+): Promise<ContactChanges> {
+  const { companyName, ...rest } = changes;
+  if (companyName === undefined) return changes;
+  if (companyName === null) return { ...rest, primaryCompanyId: null };
+  await lockKeys(trx, [lockKey('company-name', organizationId, companyName.toLowerCase())]);
+  const existing = await findLiveCompanyIdByName(trx, organizationId, companyName);
+  const companyId =
+    existing ??
+    (await insertCompany(trx, organizationId, { name: companyName, website: null, externalRefs: [] }, origin)).id;
+  return { ...rest, primaryCompanyId: companyId };
+}
+
+/**
+ * What a write settles inside its transaction, after its key locks and before it reads the
+ * contact: the companies its connections name are live, companyName's company, custom field values
+ * against their locked definitions. Every write path calls it; it returns the changes to apply.
+ */
+export async function settleReferences(
+  trx: Trx,
+  context: Pick<OrganizationContext, 'organizationId' | 'settings'>,
+  changes: ContactChanges,
+  origin: string,
+): Promise<ContactChanges> {
+  const { organizationId } = context;
+  await checkConnections(trx, organizationId, changes);
+  const withCompany = await settleCompanyName(trx, organizationId, changes, origin);
+  return settleCustomFields(trx, organizationId, withCompany, context.settings.defaultPhoneRegion);
 }
 
 function refConflict(field: string, ref: ExternalRefJson, ownerId: string | null): AppError {
@@ -246,9 +327,7 @@ export async function insertNew(
   origin: string,
 ): Promise<ContactRow> {
   ensureIdentifier(state);
-  const row = await writeState(state, () =>
-    repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
-  );
+  const row = await writeState(state, () => repository.insertContact(trx, organizationId, state, origin));
   await syncRefs(trx, organizationId, row.id, [], state.externalRefs);
   return row;
 }
@@ -266,20 +345,18 @@ export async function applyToExisting(
   const next = applyChanges(before, changes);
   ensureIdentifier(next);
   if (change.type === 'updated' && sameState(before, next)) return current;
-  const row = await writeState(next, () =>
-    repository.updateContact(trx, organizationId, current.id, next, emailKeyOf(next), change),
-  );
+  const row = await writeState(next, () => repository.updateContact(trx, organizationId, current.id, next, change));
   await syncRefs(trx, organizationId, current.id, before.externalRefs, next.externalRefs, requestedRefs);
   return row;
 }
 
-/** Before any row lock: take the locks of the references the write assigns, then check its connections. */
-async function beginWrite(trx: Trx, organizationId: string, changes: ContactChanges): Promise<void> {
+/** Before any row lock: take the locks of the references the write assigns, then settle what it refers to. */
+async function beginWrite(trx: Trx, context: OrganizationContext, changes: ContactChanges): Promise<ContactChanges> {
   await lockKeys(
     trx,
-    (changes.externalRefs ?? []).map((ref) => refLock(organizationId, ref)),
+    (changes.externalRefs ?? []).map((ref) => refLock(context.organizationId, ref)),
   );
-  await checkConnections(trx, organizationId, changes);
+  return settleReferences(trx, context, changes, context.origin);
 }
 
 export async function createContact(db: Db, context: OrganizationContext, input: ContactInput): Promise<ContactRow> {
@@ -287,8 +364,8 @@ export async function createContact(db: Db, context: OrganizationContext, input:
   const { organizationId } = context;
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
-      await beginWrite(trx, organizationId, changes);
-      return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, changes), context.origin);
+      const settled = await beginWrite(trx, context, changes);
+      return insertNew(trx, organizationId, applyChanges(EMPTY_CONTACT, settled), context.origin);
     }),
   );
 }
@@ -329,11 +406,11 @@ export async function updateContact(
   if (fast !== undefined) return fast.row;
   return withEmailConflictDetails(db, organizationId, null, () =>
     inTransaction(db, async (trx) => {
-      await beginWrite(trx, organizationId, changes);
+      const settled = await beginWrite(trx, context, changes);
       const current = await repository.findContactById(trx, organizationId, contactId, { lock: true });
       if (current === undefined || current.deleted_at !== null) throw notFound(`Contact ${contactId}`);
       checkIfMatch(ifMatch, current);
-      return applyToExisting(trx, organizationId, current, changes, { type: 'updated', origin: context.origin });
+      return applyToExisting(trx, organizationId, current, settled, { type: 'updated', origin: context.origin });
     }),
   );
 }
@@ -372,7 +449,6 @@ export async function tryFastWrite(
     return await atomically(db, (unit) =>
       repository.fastWrite(unit, organizationId, target, {
         changes,
-        emailKey: changes.email ? emailKey(changes.email) : null,
         origin,
         // Weak comparison: the statement compares opaque tags.
         ifMatch: ifMatch?.map((tag) => (tag.startsWith('W/') ? tag.slice(2) : tag)) ?? null,
@@ -395,15 +471,15 @@ export async function upsertByExternalRef(
 ): Promise<WriteResult> {
   const ref = { namespace: rawRef.namespace.toLowerCase(), id: rawRef.id };
   const ifMatch = readIfMatch(ifMatchHeader, false);
-  const changes = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
+  const requested = prepareChanges(await resolveCompanyReferences(db, context.organizationId, input), context.settings);
   const { organizationId } = context;
   const origin = ref.namespace;
-  const matchKey = options.matchEmail && changes.email ? emailKey(changes.email) : null;
+  const matchKey = options.matchEmail ? (requested.emailKey ?? null) : null;
   const run = options.validateOnly ? inRolledBackTransaction : inTransaction;
 
   if (!options.validateOnly && context.oneStatement !== false) {
     const mayCreate = !options.matchEmail && !options.updateOnly;
-    const fast = await tryFastWrite(db, organizationId, { ref, mayCreate }, changes, origin, ifMatch);
+    const fast = await tryFastWrite(db, organizationId, { ref, mayCreate }, requested, origin, ifMatch);
     if (fast !== undefined) {
       return fast.outcome === 'created'
         ? { row: fast.row, action: 'created', matchedBy: 'none' }
@@ -414,7 +490,7 @@ export async function upsertByExternalRef(
   return withEmailConflictDetails(db, organizationId, matchKey, () =>
     run(db, async (trx): Promise<WriteResult> => {
       await lockKeys(trx, [refLock(organizationId, ref), ...(matchKey ? [emailLock(organizationId, matchKey)] : [])]);
-      await checkConnections(trx, organizationId, changes);
+      const changes = await settleReferences(trx, context, requested, origin);
 
       const existing = await repository.findContactByExternalRef(trx, organizationId, ref, { lock: true });
       if (existing !== undefined && (existing.deleted_at === null || options.revive)) {
@@ -452,9 +528,7 @@ export async function upsertByExternalRef(
       }
       // revive=false on a deleted contact: a new contact, and the reference moves over to it.
       ensureIdentifier(state);
-      const row = await writeState(state, () =>
-        repository.insertContact(trx, organizationId, state, emailKeyOf(state), origin),
-      );
+      const row = await writeState(state, () => repository.insertContact(trx, organizationId, state, origin));
       await moveExternalRef(trx, CONTACT_REFS, organizationId, ref, existing.id, row.id, origin);
       return { row, action: 'created', matchedBy: 'none' };
     }),
@@ -473,15 +547,20 @@ export function lazyCursorSecret(db: Db): () => Promise<Buffer> {
   };
 }
 
-/** The change feed: contacts in the order of their last change, paged by an opaque cursor. */
+/**
+ * The change feed: contacts in the order of their last change, paged by an opaque cursor, narrowed
+ * by the search parameters (contact-search.ts), which the cursor carries.
+ */
 export async function listContacts(
   db: Db,
-  organizationId: string,
-  query: ListQueryInput,
+  organization: { organizationId: string; settings: OrganizationSettingsRow },
+  query: ContactListQueryInput,
   cursorSecret: () => Promise<Buffer>,
 ): Promise<FeedPage<ContactRow>> {
+  const { organizationId, settings } = organization;
+  const search = await contactSearch(query, settings.defaultPhoneRegion, () => listDefinitions(db, organizationId));
   const secret = await cursorSecret();
-  const filter = feedFilter(query, organizationId, secret, 'contacts');
+  const filter = feedFilter(query, organizationId, secret, 'contacts', search);
   const rows = await repository.listContacts(db, organizationId, filter);
   return feedPage(rows, query, filter, organizationId, secret, 'contacts');
 }

@@ -82,6 +82,12 @@ export const TABLE_PLACEMENTS = {
     kind: 'distributed',
     why: "One row per organization: its last event number, advanced by the sequencer with that organization's events.",
   },
+  contact_field_definitions: {
+    kind: 'distributed',
+    why:
+      "An organization's custom contact fields, read when a write sets values and locked (FOR KEY SHARE) " +
+      'in the same transaction as the contacts it validates, so they live beside those contacts.',
+  },
   webhooks: {
     kind: 'distributed',
     why:

@@ -17,7 +17,7 @@ export async function lockKeys(trx: Transaction<Database>, keys: readonly string
 
 /** Lock names: a kind, the organization and the natural key, joined by a separator no key contains. */
 export function lockKey(
-  kind: 'contact-ref' | 'company-ref' | 'contact-email' | 'contact-phone',
+  kind: 'contact-ref' | 'company-ref' | 'company-name' | 'contact-email' | 'contact-phone',
   organizationId: string,
   ...parts: string[]
 ) {

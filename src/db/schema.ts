@@ -68,8 +68,6 @@ export type ChangeType = 'created' | 'updated' | 'deleted' | 'revived';
 export interface ContactsTable extends ContactFieldColumns {
   organization_id: string;
   id: Generated<string>;
-  /** The primary email as compared: trimmed and lower-cased. */
-  email_key: string | null;
   version: number;
   created_at: DefaultedTimestamp;
   updated_at: DefaultedTimestamp;
@@ -78,6 +76,37 @@ export interface ContactsTable extends ContactFieldColumns {
   change_origin: string;
   /** xid8, read as text. */
   change_xid: ColumnType<string, never, never>;
+}
+
+/** An option of a select custom field. */
+export interface CustomFieldOptionJson {
+  value: string;
+  label: string;
+}
+
+export type CustomFieldType =
+  | 'text'
+  | 'number'
+  | 'boolean'
+  | 'date'
+  | 'datetime'
+  | 'url'
+  | 'email'
+  | 'phone'
+  | 'single_select'
+  | 'multi_select';
+
+/** An organization's custom contact field (migration 0010); values live in contacts.custom_fields under `key`. */
+export interface ContactFieldDefinitionsTable {
+  organization_id: string;
+  key: string;
+  label: string;
+  type: CustomFieldType;
+  options: Json<CustomFieldOptionJson[]>;
+  archived: Generated<boolean>;
+  version: Generated<number>;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
 }
 
 export interface ContactExternalRefsTable {
@@ -227,6 +256,7 @@ export interface Database {
   api_tokens: ApiTokensTable;
   contacts: ContactsTable;
   contact_external_refs: ContactExternalRefsTable;
+  contact_field_definitions: ContactFieldDefinitionsTable;
   companies: CompaniesTable;
   company_external_refs: CompanyExternalRefsTable;
   server_secrets: ServerSecretsTable;

@@ -16,10 +16,20 @@ export interface FeedQuery {
   include_deleted?: boolean;
 }
 
+/**
+ * A list's own filters (beyond updated_since and include_deleted), by query parameter, each in a
+ * canonical JSON form the list chooses (the same search sent twice gives equal values). Opaque here:
+ * the cursor carries them, and a request that sends a parameter with a cursor must send the value the
+ * cursor was issued with.
+ */
+export type FeedSearch = Readonly<Record<string, unknown>>;
+
 export interface FeedFilter {
   after: FeedPosition | null;
   updatedSince: Date | null;
   includeDeleted: boolean;
+  /** The filters of the first page: the request's own, or those its cursor carries. */
+  search: FeedSearch;
   limit: number;
 }
 
@@ -32,19 +42,31 @@ interface FeedCursor {
   q: number;
   s: string | null;
   d: boolean;
+  /** The search (FeedSearch); absent when there is none, as in cursors issued before lists had one. */
+  x?: FeedSearch;
 }
 
 function invalidCursor(detail: string): AppError {
   return new AppError('invalid-cursor', detail, { errors: { cursor: [detail] } });
 }
 
-/** The filter a list request means: its own parameters, or those its cursor was issued with. */
-export function feedFilter(query: FeedQuery, organizationId: string, secret: Buffer, feed: FeedName): FeedFilter {
+/**
+ * The filter a list request means: its own parameters, or those its cursor was issued with.
+ * `search` holds the list's own filters the request sent (FeedSearch).
+ */
+export function feedFilter(
+  query: FeedQuery,
+  organizationId: string,
+  secret: Buffer,
+  feed: FeedName,
+  search: FeedSearch = {},
+): FeedFilter {
   if (query.cursor === undefined) {
     return {
       after: null,
       updatedSince: query.updated_since === undefined ? null : new Date(query.updated_since),
       includeDeleted: query.include_deleted ?? false,
+      search,
       limit: query.limit,
     };
   }
@@ -52,6 +74,13 @@ export function feedFilter(query: FeedQuery, organizationId: string, secret: Buf
   // A cursor from before the event log (it carried a transaction id) is refused like any stranger's.
   if (payload === null || payload.f !== feed || !Number.isSafeInteger(payload.q)) {
     throw invalidCursor(`The cursor is not one this API issued to your organization for the ${feed} list.`);
+  }
+  const issuedWith: FeedSearch = payload.x ?? {};
+  for (const [parameter, value] of Object.entries(search)) {
+    // Compared as JSON, the form the cursor carries them in (a -0 read back is 0).
+    if (!Object.hasOwn(issuedWith, parameter) || JSON.stringify(issuedWith[parameter]) !== JSON.stringify(value)) {
+      throw invalidCursor(`The cursor was issued for another ${parameter}; omit ${parameter} when passing a cursor.`);
+    }
   }
   // Compared as instants: clients resend the value they first sent, which need not be in the
   // toISOString form the cursor stores (`…:09Z` and `…:09.000Z` are the same time).
@@ -66,6 +95,7 @@ export function feedFilter(query: FeedQuery, organizationId: string, secret: Buf
     after: { seq: payload.q },
     updatedSince: payload.s === null ? null : new Date(payload.s),
     includeDeleted: payload.d,
+    search: issuedWith,
     limit: query.limit,
   };
 }
@@ -101,7 +131,9 @@ export function feedPage<Row extends { feed_seq: number }>(
             q: last.feed_seq,
             s: filter.updatedSince?.toISOString() ?? null,
             d: filter.includeDeleted,
-          },
+            // Without a search the cursor stays as it always was (companies, the plain feed).
+            ...(Object.keys(filter.search).length > 0 ? { x: filter.search } : {}),
+          } satisfies FeedCursor,
           secret,
         );
   return { rows, nextCursor, hasMore };

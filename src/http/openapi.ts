@@ -17,7 +17,7 @@ requests never create duplicates, and \`If-Match\` protects against lost updates
 
 **Authentication.** Send an organization API token as \`Authorization: Bearer cst_…\`. Tokens carry
 scopes (\`contacts.read\`, \`contacts.write\`, \`companies.read\`, \`companies.write\`, and
-\`settings.write\` to change the organization's settings). The admin API uses the operator's
+\`settings.write\` to change the organization's settings and custom contact fields). The admin API uses the operator's
 \`ADMIN_TOKEN\` instead.
 
 **Errors** are RFC 9457 \`application/problem+json\` documents; \`type\` identifies the problem (see
@@ -48,6 +48,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       tags: [
         { name: 'Contacts', description: 'People in your network and how to sync them.' },
         { name: 'Companies', description: 'Companies that contacts connect to.' },
+        {
+          name: 'Custom fields',
+          description: "Your organization's typed custom contact fields: contacts hold their values under their keys.",
+        },
         {
           name: 'Events',
           description: 'Every committed change, in commit order: what a two-way sync follows instead of polling lists.',

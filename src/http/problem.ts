@@ -62,6 +62,18 @@ export const problemRegistry = {
     title: 'Webhook limit reached',
     description: 'Your organization has as many webhooks as it may have; delete one before creating another.',
   },
+  'contact-field-limit-reached': {
+    status: 409,
+    title: 'Custom field limit reached',
+    description:
+      'Your organization has as many custom contact fields as it may have (archived ones count); delete one before creating another.',
+  },
+  'contact-field-in-use': {
+    status: 409,
+    title: 'Custom field in use',
+    description:
+      'Contacts (deleted ones included) still hold values of this custom field, or of the options the change removes: archive the field instead, or clear those values first.',
+  },
   'request-timeout': {
     status: 408,
     title: 'Request timeout',

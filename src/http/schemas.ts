@@ -7,8 +7,9 @@ import { type ProblemCode, problemRegistry, problemType } from './problem.js';
  * instead of one per branch, and the OpenAPI 3.1 document stays idiomatic.
  */
 export function Nullable<T extends TSchema>(schema: T) {
-  const { type, ...rest } = schema as unknown as { type: string } & Record<string, unknown>;
-  return Type.Unsafe<Static<T> | null>({ ...rest, type: [type, 'null'] });
+  const { type, ...rest } = schema as unknown as { type: string | string[] } & Record<string, unknown>;
+  const types = Array.isArray(type) ? type : [type];
+  return Type.Unsafe<Static<T> | null>({ ...rest, type: types.includes('null') ? types : [...types, 'null'] });
 }
 
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC.' });
@@ -172,7 +173,11 @@ const problemExtensions = {
     }),
   ),
   limit: Type.Optional(
-    Type.Integer({ minimum: 1, description: 'webhook-limit-reached: how many webhooks an organization may have.' }),
+    Type.Integer({
+      minimum: 1,
+      description:
+        'webhook-limit-reached, contact-field-limit-reached: how many webhooks, or custom contact fields, an organization may have.',
+    }),
   ),
 };
 
@@ -253,6 +258,17 @@ const problemOccurrences = {
     instance: '/api/v1/webhooks',
     detail: 'Your organization has 20 webhooks, the most it may have; delete one first.',
     extensions: { limit: 20 },
+  },
+  'contact-field-limit-reached': {
+    instance: '/api/v1/network/contact-fields',
+    detail:
+      'Your organization has 200 custom contact fields, the most it may have (archived ones count); delete one first.',
+    extensions: { limit: 200 },
+  },
+  'contact-field-in-use': {
+    instance: '/api/v1/network/contact-fields/membership_tier',
+    detail:
+      'Contacts (deleted ones included) hold values of membership_tier; archive it instead (PATCH archived: true), or clear those values first.',
   },
   'request-timeout': {
     instance: '',

@@ -124,6 +124,8 @@ describe('event order and visibility', () => {
         organization_id: org.id,
         first_name: 'Behind',
         tags: [],
+        email_keys: [],
+        custom_fields: '{}',
         blocked: false,
         dnd: false,
         version: 1,

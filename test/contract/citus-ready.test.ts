@@ -535,6 +535,24 @@ describe('hot-path statements on distributed tables', () => {
         await path('GET /events (filtered)', 200, () =>
           api.get('/api/v1/network/events?after=1&types=contact.*&exclude_origin=hubspot'),
         );
+        const settingsToken = await newToken(test.app, org.id, ['contacts.read', 'contacts.write', 'settings.write']);
+        const settings = client(test.app, { ...org, headers: { authorization: `Bearer ${settingsToken}` } });
+        const FIELDS = '/api/v1/network/contact-fields';
+        await path('POST /contact-fields', 201, () =>
+          settings.post(FIELDS, { key: 'budget', label: 'Budget', type: 'number' }),
+        );
+        await path('GET /contact-fields', 200, () => settings.get(FIELDS));
+        await path('GET /contact-fields/{key}', 200, () => settings.get(`${FIELDS}/budget`));
+        await path('PATCH /contact-fields/{key}', 200, () =>
+          settings.patch(`${FIELDS}/budget`, { label: 'Budget (SEK)' }),
+        );
+        const valued = (await settings.post(CONTACTS, { firstName: 'Valued' })).json();
+        await path('PATCH /contacts/{id} (custom fields, company by name)', 200, () =>
+          settings.patch(`${CONTACTS}/${valued.id}`, { customFields: { budget: 5 }, companyName: 'Named AB' }),
+        );
+        await path('DELETE /contact-fields/{key} (values held)', 409, () => settings.delete(`${FIELDS}/budget`));
+        await settings.patch(`${CONTACTS}/${valued.id}`, { customFields: { budget: null } });
+        await path('DELETE /contact-fields/{key}', 204, () => settings.delete(`${FIELDS}/budget`));
         const hookToken = await newToken(test.app, org.id, ['webhooks.read', 'webhooks.write']);
         const hooks = client(test.app, { ...org, headers: { authorization: `Bearer ${hookToken}` } });
         let webhookId = '';

@@ -10,6 +10,7 @@ import { documentValidator, type OpenApiDocument } from './openapi-validator.js'
 const STANDARD_MEMBERS = ['type', 'title', 'status', 'detail', 'instance', 'traceId'];
 const EVENTS = '/api/v1/network/events';
 const WEBHOOKS = '/api/v1/webhooks';
+const CONTACT_FIELDS = '/api/v1/network/contact-fields';
 
 /**
  * The Problem schema of the document and the problems the API sends, side by side: every problem
@@ -133,6 +134,38 @@ describe('problem bodies as the document types them', () => {
     assert.ok(refused, 'the organization reached its limit');
     const body = checkProblem(refused, 409, 'webhook-limit-reached');
     assert.equal(body.limit, (await api.get(WEBHOOKS)).json().data.length);
+  });
+
+  it('contact-field-limit-reached says how many custom fields an organization may have', async () => {
+    const org = await newOrganization(t.app, { scopes: ['settings.write'] });
+    const api = client(t.app, org);
+    await sql`
+      INSERT INTO contact_field_definitions (organization_id, key, label, type)
+      SELECT ${org.id}::uuid, 'field_' || n, 'Field ' || n, 'text' FROM generate_series(1, 200) AS n
+    `.execute(t.database.db);
+    const response = await api.post(CONTACT_FIELDS, { key: 'one_more', label: 'One more', type: 'text' });
+    const body = checkProblem(response, 409, 'contact-field-limit-reached');
+    assert.equal(body.limit, (await api.get(CONTACT_FIELDS)).json().data.length);
+  });
+
+  it('contact-field-in-use names options when the change removes an option contacts hold', async () => {
+    const org = await newOrganization(t.app, { scopes: ['contacts.write', 'settings.write'] });
+    const api = client(t.app, org);
+    const options = [
+      { value: 'gold', label: 'Gold' },
+      { value: 'silver', label: 'Silver' },
+    ];
+    const created = await api.post(CONTACT_FIELDS, { key: 'tier', label: 'Tier', type: 'single_select', options });
+    assert.equal(created.statusCode, 201, created.body);
+    const contact = await newContact(api);
+    await sql`
+      UPDATE contacts SET custom_fields = jsonb_build_object('tier', 'gold')
+      WHERE organization_id = ${org.id} AND id = ${contact.id}
+    `.execute(t.database.db);
+    const removal = await api.patch(`${CONTACT_FIELDS}/tier`, { options: options.slice(1) });
+    const body = checkProblem(removal, 409, 'contact-field-in-use');
+    assert.ok(Array.isArray((body.errors as Record<string, unknown>).options));
+    checkProblem(await api.delete(`${CONTACT_FIELDS}/tier`), 409, 'contact-field-in-use');
   });
 
   it('declares no member that no problem carries (run after the tests above)', () => {

@@ -31,6 +31,7 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
         'contacts.write',
         'companies.read',
         'companies.write',
+        'settings.write',
         'webhooks.read',
         'webhooks.write',
       ],
@@ -40,6 +41,13 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
     const company = await newCompany(api);
     const webhook = await api.post('/api/v1/webhooks', { url: 'http://127.0.0.1:9/fuzz', events: ['*'] });
     assert.equal(webhook.statusCode, 201, webhook.body);
+    const field = await api.post('/api/v1/network/contact-fields', {
+      key: 'fuzz_tier',
+      label: 'Tier',
+      type: 'single_select',
+      options: [{ value: 'gold', label: 'Gold' }],
+    });
+    assert.equal(field.statusCode, 201, field.body);
     const token = await request(test.app, {
       method: 'POST',
       url: `/api/v1/admin/organizations/${org.id}/tokens`,
@@ -53,6 +61,7 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
       companyId: company.id,
       webhookId: webhook.json().id,
       organizationId: org.id,
+      contactFieldKey: field.json().key,
     });
   });
   after(() => test.close());
@@ -82,6 +91,8 @@ describe('fuzz: every route that takes a body or a query answers malformed reque
       'PATCH /api/v1/webhooks/{id}',
       'GET /api/v1/webhooks/{id}/deliveries',
       'POST /api/v1/webhooks/{id}/replay',
+      'POST /api/v1/network/contact-fields',
+      'PATCH /api/v1/network/contact-fields/{key}',
     ]) {
       assert.ok(names.includes(expected), `${expected} is fuzzed`);
     }

@@ -192,6 +192,7 @@ export interface FuzzIds {
   webhookId: string;
   organizationId: string;
   tokenId: string;
+  contactFieldKey: string;
 }
 
 /**
@@ -212,6 +213,7 @@ export function fuzzTargets(document: OpenApiDocument, ids: FuzzIds): FuzzTarget
       const concrete = path
         .replace('{orgId}', ids.organizationId)
         .replace('{tokenId}', ids.tokenId)
+        .replace('{key}', ids.contactFieldKey)
         .replace('{namespace}', 'hubspot')
         .replace(/\/external\/hubspot\/\{id\}/, '/external/hubspot/fuzz-1')
         .replace(

@@ -116,6 +116,44 @@ describe('cli import', { timeout: 120_000 }, () => {
     assert.equal(ann?.lastName, 'Later');
   });
 
+  it('reads companyName and custom.<key> columns, checking each value against its custom field', async () => {
+    const settings = await newOrganization(test.app, { scopes: ['contacts.read', 'contacts.write', 'settings.write'] });
+    const admin = client(test.app, settings);
+    for (const definition of [
+      { key: 'budget', label: 'Budget', type: 'number' },
+      { key: 'investor', label: 'Investor', type: 'boolean' },
+    ]) {
+      assert.equal((await admin.post('/api/v1/network/contact-fields', definition)).statusCode, 201);
+    }
+    const file = path.join(dir, 'custom.csv');
+    fs.writeFileSync(
+      file,
+      'id,firstName,companyName,custom.budget,custom.investor\nc1,Ann,Acme AB,125000,true\nc2,Bo,acme ab,,false\nc3,Cy,,lots,\n',
+    );
+    const result = await cli('import', '--org', settings.id, file, '--namespace', 'crm', '--id-column', 'id');
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout).summary, {
+      total: 3,
+      created: 2,
+      updated: 0,
+      revived: 0,
+      unchanged: 0,
+      failed: 1,
+    });
+    const ann = (await admin.get(refPath('crm', 'c1'))).json();
+    const bo = (await admin.get(refPath('crm', 'c2'))).json();
+    assert.deepEqual(ann.customFields, { budget: 125000, investor: true });
+    assert.deepEqual(bo.customFields, { investor: false }, 'an empty cell sets nothing');
+    assert.equal(ann.companyName, 'Acme AB');
+    assert.equal(bo.primaryCompanyId, ann.primaryCompanyId, 'one company of that name');
+    const [failed] = fs
+      .readFileSync(`${file}.failed.jsonl`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.ok(Object.keys(failed.problem.errors).includes('data.customFields.budget'), JSON.stringify(failed));
+  });
+
   it('refuses a CSV column that is not a contact field, naming it, before writing anything', async () => {
     const file = path.join(dir, 'bad-header.csv');
     fs.writeFileSync(file, 'id,firstName,shoeSize\nx1,A,42\n');

@@ -33,11 +33,15 @@ describe('normalizeInput', () => {
         dateOfBirth: null,
         dnd: null,
         dndSettings: null,
+        customFields: null,
       },
       null,
     );
     assert.deepEqual(errors, {});
     assert.deepEqual(changes, {
+      customFields: null,
+      emailKey: null,
+      emailKeys: [],
       address1: null,
       country: null,
       dateOfBirth: null,

@@ -8,6 +8,8 @@ import * as eventLog from './0006-event-log.js';
 import * as webhooks from './0007-webhooks.js';
 import * as tokenRotationAndOrganizationList from './0008-token-rotation-and-organization-list.js';
 import * as webhookHeadLeases from './0009-webhook-head-leases.js';
+import * as customFieldsAndEmailKeys from './0010-custom-fields-and-email-keys.js';
+import * as contactSearchIndexes from './0011-contact-search-indexes.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -23,4 +25,6 @@ export const migrations: Record<string, Migration> = {
   '0007-webhooks': webhooks,
   '0008-token-rotation-and-organization-list': tokenRotationAndOrganizationList,
   '0009-webhook-head-leases': webhookHeadLeases,
+  '0010-custom-fields-and-email-keys': customFieldsAndEmailKeys,
+  '0011-contact-search-indexes': contactSearchIndexes,
 };

@@ -135,8 +135,9 @@ describe('GET /events (event log)', () => {
       [{ dndSettings: { SMS: { status: 'active' } } }, ['dndSettings']],
       [
         { connections: [{ company: { kind: 'existing', id: company.id }, primary: true }] },
-        ['primaryCompanyId', 'companies'],
+        ['companyName', 'primaryCompanyId', 'companies'],
       ],
+      [{ companyName: 'Named AB' }, ['companyName', 'primaryCompanyId', 'companies']],
       [{ externalRefs: [{ namespace: 'crm', id: '7' }] }, ['externalRefs']],
       [{ country: 'se', city: 'Lund' }, ['city', 'country']],
     ];
