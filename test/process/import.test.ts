@@ -144,7 +144,8 @@ describe('cli import', { timeout: 120_000 }, () => {
     const bo = (await admin.get(refPath('crm', 'c2'))).json();
     assert.deepEqual(ann.customFields, { budget: 125000, investor: true });
     assert.deepEqual(bo.customFields, { investor: false }, 'an empty cell sets nothing');
-    assert.equal(ann.companyName, 'Acme AB');
+    // Rows of different keys are written side by side (lanes), so either spelling may create it.
+    assert.ok(['Acme AB', 'acme ab'].includes(ann.companyName), ann.companyName);
     assert.equal(bo.primaryCompanyId, ann.primaryCompanyId, 'one company of that name');
     const [failed] = fs
       .readFileSync(`${file}.failed.jsonl`, 'utf8')
