@@ -1,6 +1,6 @@
 import createClient, { type FetchResponse, type MaybeOptionalInit } from 'openapi-fetch';
 import type { HttpMethod, MediaType, PathsWithMethod, RequiredKeysOf } from 'openapi-typescript-helpers';
-import { type FeedArgs, followChanges, followEvents, type Get } from './feeds.js';
+import { type ContactSearchQuery, type FeedArgs, followChanges, followEvents, type Get } from './feeds.js';
 import { idempotentPostPaths } from './operations.js';
 import { problemErrorFrom } from './problem-error.js';
 import { DEFAULT_RETRY, type Fetch, type RetryOptions, sendWithRetries } from './retry.js';
@@ -47,8 +47,13 @@ export interface ContactsClient {
   PATCH: CallMethod<'patch'>;
   DELETE: CallMethod<'delete'>;
   contacts: {
-    /** The contact change feed (`GET /api/v1/network/contacts`) page by page, following `page.nextCursor`. */
-    changes(...query: FeedArgs<'/api/v1/network/contacts'>): AsyncIterable<components['schemas']['ContactList']>;
+    /**
+     * The contact change feed (`GET /api/v1/network/contacts`) page by page, following
+     * `page.nextCursor`; with search filters (`tag`, `q`, `custom.<key>`, …), the matching contacts.
+     */
+    changes(
+      ...query: FeedArgs<'/api/v1/network/contacts', ContactSearchQuery>
+    ): AsyncIterable<components['schemas']['ContactList']>;
   };
   companies: {
     /** The company change feed (`GET /api/v1/network/companies`) page by page, following `page.nextCursor`. */

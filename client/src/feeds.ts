@@ -6,9 +6,15 @@ type ListPath = '/api/v1/network/contacts' | '/api/v1/network/companies' | '/api
 /** The query of a list operation, as its GET takes it (`updated_since`, `cursor`, `after`, `types`, …). */
 export type FeedQuery<Path extends ListPath> = NonNullable<paths[Path]['get']['parameters']['query']>;
 
+/**
+ * The contacts list's query: its documented parameters, plus `custom.<key>` filters on custom
+ * fields, which the document describes but cannot list (OpenAPI names parameters one by one).
+ */
+export type ContactSearchQuery = FeedQuery<'/api/v1/network/contacts'> & { [filter: `custom.${string}`]: string };
+
 /** The iterator's argument: optional exactly when the operation's query is (every parameter optional or defaulted). */
-export type FeedArgs<Path extends ListPath> =
-  RequiredKeysOf<FeedQuery<Path>> extends never ? [query?: FeedQuery<Path>] : [query: FeedQuery<Path>];
+export type FeedArgs<Path extends ListPath, Query = FeedQuery<Path>> =
+  RequiredKeysOf<FeedQuery<Path>> extends never ? [query?: Query] : [query: Query];
 
 type ChangeList = components['schemas']['ContactList'] | components['schemas']['CompanyList'];
 type EventList = components['schemas']['EventList'];

@@ -5,7 +5,7 @@ export {
   type ContactsClientOptions,
   createContactsClient,
 } from './client.js';
-export type { FeedArgs, FeedQuery } from './feeds.js';
+export type { ContactSearchQuery, FeedArgs, FeedQuery } from './feeds.js';
 export { type Problem, ProblemError } from './problem-error.js';
 export { DEFAULT_RETRY, type Fetch, type RetryOptions } from './retry.js';
 export type { components, operations, paths } from './schema.js';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ContactList, ContactsClient, EventList } from '../../client/src/index.js';
+import { type ContactList, type ContactsClient, createContactsClient, type EventList } from '../../client/src/index.js';
+import { newToken } from '../helpers/factories.js';
 import { clientForNewOrganization, type ListeningApp, listeningApp } from './server.js';
 
 async function collect<Page>(pages: AsyncIterable<Page>): Promise<Page[]> {
@@ -72,6 +73,40 @@ describe('client iterators over the change feeds and the event log', () => {
     assert.deepEqual(liveIds.sort(), [ids[0], ids[2]].sort());
     assert.deepEqual(allIds.sort(), [...ids].sort());
     assert.ok(everything.length >= 3, `${everything.length} pages`);
+  });
+
+  it('searches with documented filters and custom.<key> ones, carried across pages by the cursor', async () => {
+    const { client, id } = await clientForNewOrganization(server);
+    const settings = await newToken(server.app, id, ['settings.write']);
+    const admin = createContactsClient({ baseUrl: server.baseUrl, token: settings });
+    await admin.POST('/api/v1/network/contact-fields', {
+      body: {
+        key: 'segment',
+        label: 'Segment',
+        type: 'single_select',
+        options: [
+          { value: 'smb', label: 'SMB' },
+          { value: 'enterprise', label: 'Enterprise' },
+        ],
+      },
+    });
+    const ids: string[] = [];
+    for (const [firstName, segment, tags] of [
+      ['Ann', 'smb', ['vip']],
+      ['Bo', 'enterprise', ['vip']],
+      ['Cy', 'smb', ['vip']],
+      ['Di', 'smb', []],
+    ] as const) {
+      const { data } = await client.PATCH('/api/v1/network/contacts/external/{namespace}/{id}', {
+        params: { path: { namespace: 'crm', id: firstName } },
+        body: { firstName, tags: [...tags], customFields: { segment } },
+      });
+      ids.push(data.id);
+    }
+    const pages = await collect(client.contacts.changes({ limit: 1, tag: ['vip'], 'custom.segment': 'smb' }));
+    const found = pages.flatMap((page) => page.data.map((contact) => contact.firstName));
+    assert.deepEqual(found, ['Ann', 'Cy']);
+    assert.ok(pages.length >= 2, `${pages.length} pages`);
   });
 
   it('follows the company change feed across pages', async () => {
