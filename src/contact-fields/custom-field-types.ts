@@ -83,40 +83,30 @@ function text(value: unknown, maxLength: number, check?: (text: string) => boole
 interface TypeRules {
   /** The canonical stored value of a sent value; null clears the field (a blank text, an empty list). */
   normalize(value: unknown, definition: ValueDefinition, region: string | null): Checked;
-  /** How `custom.<key>=` reads its text into the stored form to compare; absent: the type cannot be searched. */
-  search?(raw: string, definition: ValueDefinition): Checked;
+  /** Whether `custom.<key>=` filters on the type; its text is then read as a sent value would be. */
+  searchable: boolean;
+  /** Where a searched value differs from a sent one (a multi-select matches when it holds the value). */
+  searchValue?(raw: string, definition: ValueDefinition): Checked;
 }
 
 /** The rules of each type, declared once: values on contacts and search parameters both follow them. */
 export const TYPE_RULES: Record<CustomFieldType, TypeRules> = {
-  text: {
-    normalize: (value) => text(value, MAX_TEXT_LENGTH),
-    search: (raw) => text(raw, MAX_TEXT_LENGTH),
-  },
+  text: { normalize: (value) => text(value, MAX_TEXT_LENGTH), searchable: true },
   number: {
     normalize: (value) => {
       const number = readNumber(value);
       return number === null ? invalid('must be a finite number') : valid(number);
     },
-    search: (raw) => {
-      const number = readNumber(raw);
-      return number === null ? invalid('must be a finite number') : valid(number);
-    },
+    searchable: true,
   },
   boolean: {
     normalize: (value) => {
       const flag = readBoolean(value);
       return flag === null ? invalid('must be true or false') : valid(flag);
     },
-    search: (raw) => {
-      const flag = readBoolean(raw);
-      return flag === null ? invalid('must be true or false') : valid(flag);
-    },
+    searchable: true,
   },
-  date: {
-    normalize: (value) => text(value, 10, isCalendarDate, 'a date (YYYY-MM-DD)'),
-    search: (raw) => text(raw, 10, isCalendarDate, 'a date (YYYY-MM-DD)'),
-  },
+  date: { normalize: (value) => text(value, 10, isCalendarDate, 'a date (YYYY-MM-DD)'), searchable: true },
   datetime: {
     normalize: (value) => {
       if (typeof value !== 'string') return invalid('must be an RFC 3339 date-time with an offset');
@@ -124,18 +114,16 @@ export const TYPE_RULES: Record<CustomFieldType, TypeRules> = {
       const instant = readDateTime(value);
       return instant === null ? invalid('must be an RFC 3339 date-time with an offset') : valid(instant);
     },
+    searchable: false,
   },
-  url: {
-    normalize: (value) => text(value, MAX_SHORT_LENGTH, isHttpUrl, 'an http or https URL'),
-  },
-  email: {
-    normalize: (value) => text(value, 254, isEmailAddress, 'an email address'),
-  },
+  url: { normalize: (value) => text(value, MAX_SHORT_LENGTH, isHttpUrl, 'an http or https URL'), searchable: false },
+  email: { normalize: (value) => text(value, 254, isEmailAddress, 'an email address'), searchable: false },
   phone: {
     normalize: (value, _definition, region) => {
       const checked = text(value, 50, undefined, 'a phone number');
       return checked.ok && typeof checked.value === 'string' ? valid(normalizePhone(checked.value, region)) : checked;
     },
+    searchable: false,
   },
   single_select: {
     normalize: (value, definition) => {
@@ -143,8 +131,7 @@ export const TYPE_RULES: Record<CustomFieldType, TypeRules> = {
       if (value === '') return valid(null);
       return isOption(definition, value) ? valid(value) : invalid(`must be one of ${optionList(definition)}`);
     },
-    search: (raw, definition) =>
-      isOption(definition, raw) ? valid(raw) : invalid(`must be one of ${optionList(definition)}`),
+    searchable: true,
   },
   multi_select: {
     normalize: (value, definition) => {
@@ -160,25 +147,21 @@ export const TYPE_RULES: Record<CustomFieldType, TypeRules> = {
       if (duplicate !== undefined) return invalid(`lists ${JSON.stringify(duplicate)} twice`);
       return valid(values.length === 0 ? null : values);
     },
-    // A multi-select matches when it holds the value (containment of a one-element list).
-    search: (raw, definition) =>
+    searchable: true,
+    // Containment of a one-element list.
+    searchValue: (raw, definition) =>
       isOption(definition, raw) ? valid([raw]) : invalid(`must be one of ${optionList(definition)}`),
   },
 };
-
-/** Whether `custom.<key>=` can filter on fields of this type. */
-export function isSearchable(type: CustomFieldType): boolean {
-  return TYPE_RULES[type].search !== undefined;
-}
 
 /**
  * The stored form `custom.<key>=raw` compares with (jsonb containment), or why it cannot: the
  * type is not searchable, or the text is not a value of the type.
  */
 export function parseSearchValue(definition: ValueDefinition, raw: string): Checked {
-  const search = TYPE_RULES[definition.type].search;
-  if (search === undefined) return invalid(`a ${definition.type} field cannot be searched`);
-  const checked = search(raw, definition);
+  const rules = TYPE_RULES[definition.type];
+  if (!rules.searchable) return invalid(`a ${definition.type} field cannot be searched`);
+  const checked = rules.searchValue?.(raw, definition) ?? rules.normalize(raw, definition, null);
   if (checked.ok && checked.value === null) return invalid('must not be blank');
   return checked;
 }

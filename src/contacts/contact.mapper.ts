@@ -38,6 +38,7 @@ export function toContact(row: ContactRow): Contact {
     jobTitle: company.jobTitle,
     isPrimary: company.isPrimary,
   }));
+  const primary = companies.find((company) => company.isPrimary);
   const fields = Object.fromEntries(
     SHOWN_FIELDS.map((field) => [field.key, state[field.key as keyof ContactState]]),
   ) as ContactRepresentationFields;
@@ -46,8 +47,8 @@ export function toContact(row: ContactRow): Contact {
     uri: `${CONTACTS_PATH}/${row.id}`,
     ...fields,
     name: joinedName(state),
-    companyName: companies.find((company) => company.isPrimary)?.name ?? null,
-    primaryCompanyId: companies.find((company) => company.isPrimary)?.id ?? null,
+    companyName: primary?.name ?? null,
+    primaryCompanyId: primary?.id ?? null,
     companies,
     profilePictureUrl: null,
     createdUtc: row.created_at.toISOString(),

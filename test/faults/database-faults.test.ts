@@ -103,6 +103,7 @@ describe('database faults: a database that stops answering', () => {
   let contactId: string;
   let hooks: TestOrganization;
   let webhookId: string;
+  let profile: TestOrganization;
 
   before(async () => {
     proxy = await startFreezableProxy(databaseUrl());
@@ -119,6 +120,13 @@ describe('database faults: a database that stops answering', () => {
     });
     assert.equal(webhook.statusCode, 201, webhook.body);
     webhookId = webhook.json().id;
+    profile = await newOrganization(fault.app, { scopes: ['contacts.read', 'contacts.write', 'settings.write'] });
+    const field = await client(fault.app, profile).post('/api/v1/network/contact-fields', {
+      key: 'budget',
+      label: 'Budget',
+      type: 'number',
+    });
+    assert.equal(field.statusCode, 201, field.body);
   });
   after(async () => {
     proxy.thaw();
@@ -159,6 +167,22 @@ describe('database faults: a database that stops answering', () => {
       await client(fault.app, hooks).post(`/api/v1/webhooks/${webhookId}/replay`, { fromSeq: 1, toSeq: 2 }),
       'webhook replay',
     );
+    // The contact profile's routes: custom field definitions, a write that locks them and names a
+    // company, and a search that reads definitions and runs in its own transaction.
+    const settings = client(fault.app, profile);
+    const FIELDS = '/api/v1/network/contact-fields';
+    const profileCalls: Array<[string, Promise<Response>]> = [
+      ['contact-fields list', settings.get(FIELDS)],
+      ['contact-field create', settings.post(FIELDS, { key: 'segment', label: 'Segment', type: 'text' })],
+      ['contact-field update', settings.patch(`${FIELDS}/budget`, { label: 'Budget (SEK)' })],
+      ['contact-field delete', settings.delete(`${FIELDS}/budget`)],
+      [
+        'contact with custom fields',
+        settings.post(CONTACTS, { companyName: 'Frozen AB', customFields: { budget: 1 } }),
+      ],
+      ['contact search', settings.get(`${CONTACTS}?tag=vip&q=an&custom.budget=1`)],
+    ];
+    for (const [name, call] of profileCalls) assertUnavailable(await call, name);
 
     proxy.thaw();
     const thawed = performance.now();
