@@ -206,6 +206,7 @@ await sql`
 await sequenceAllEvents(db);
 await sql`ANALYZE contacts`.execute(db);
 await sql`ANALYZE contact_external_refs`.execute(db);
+await sql`ANALYZE contact_search_terms`.execute(db);
 await sql`ANALYZE bench_floor_contacts`.execute(db);
 // Flush the seed's writes now rather than in a checkpoint in the middle of a scenario (needs superuser).
 await sql`CHECKPOINT`
@@ -743,8 +744,8 @@ const selected = scenarios.filter((s) => ONLY === null || ONLY.has(s.name) || s.
  * slower than it is.
  */
 async function vacuum(): Promise<void> {
-  await sql`VACUUM (ANALYZE) contacts, contact_external_refs, companies, feed_positions, events, event_outbox,
-    event_counters, webhooks, webhook_deliveries, webhook_attempts, bench_floor_contacts`.execute(db);
+  await sql`VACUUM (ANALYZE) contacts, contact_external_refs, companies, feed_positions, contact_search_terms, events,
+    event_outbox, event_counters, webhooks, webhook_deliveries, webhook_attempts, bench_floor_contacts`.execute(db);
   await sql`CHECKPOINT`.execute(db).catch(() => {});
 }
 

@@ -177,7 +177,7 @@ async function main(): Promise<void> {
   log(`seeding ${args.contacts} contacts into ${organization.id}…`);
   const seconds = await seedSearchContacts(db, organization.id, Number(args.contacts), log);
   log(`seeded in ${seconds.toFixed(0)} s; VACUUM ANALYZE…`);
-  await sql`VACUUM (ANALYZE) contacts, contact_external_refs, feed_positions, events, event_outbox, event_counters`.execute(
+  await sql`VACUUM (ANALYZE) contacts, contact_external_refs, feed_positions, contact_search_terms, events, event_outbox, event_counters`.execute(
     db,
   );
   await database.close();

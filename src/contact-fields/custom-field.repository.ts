@@ -159,20 +159,42 @@ export async function deleteDefinition(trx: Transaction<Database>, organizationI
     .execute();
 }
 
+/**
+ * The contacts that may hold a value under `key`, from the search terms (migration 0012) rather
+ * than a scan of the organization's contacts: those listed with a term of the key (`term` or the
+ * range of every `c:<key>=…` term), and every contact with an event still waiting in the outbox,
+ * whose terms may not be listed yet. Callers hold the definition locked against writers of the
+ * key, so a contact holding a value now is in one of the two. Candidates only: callers test the
+ * contact's row.
+ */
+function candidateContacts(organizationId: string, key: string, values: readonly string[] | null) {
+  // Keys are [a-z0-9_]; '>' follows '=' in byte order, so [c:key=, c:key>) is every value's term.
+  const listed =
+    values === null
+      ? sql`s.term >= ${`c:${key}=`} AND s.term < ${`c:${key}>`}`
+      : sql`s.term = ANY (contact_search_terms(${JSON.stringify({ custom_fields: { [key]: values } })}::jsonb))`;
+  return sql`
+    SELECT s.contact_id FROM contact_search_terms s WHERE s.organization_id = ${organizationId} AND ${listed}
+    UNION
+    SELECT o.resource_id FROM event_outbox o WHERE o.organization_id = ${organizationId} AND o.resource_type = 'contact'
+  `;
+}
+
 /** Whether any contact of the organization, deleted ones included, has a value under `key`. */
 export async function contactsHoldValues(db: Executor, organizationId: string, key: string): Promise<boolean> {
   const { rows } = await sql<{ held: boolean }>`
     SELECT EXISTS (
-      SELECT 1 FROM contacts c WHERE c.organization_id = ${organizationId} AND c.custom_fields ? ${key}
+      SELECT 1 FROM contacts c
+      WHERE c.organization_id = ${organizationId} AND c.custom_fields ? ${key}
+        AND c.id IN (${candidateContacts(organizationId, key, null)})
     ) AS held
   `.execute(db);
   return rows[0]?.held ?? false;
 }
 
 /**
- * Which of `values` some contact (deleted ones included) holds under `key`, in the order given. One
- * pass over the organization's contacts reads both stored forms: a single_select's string and a
- * multi_select's array of strings.
+ * Which of `values` some contact (deleted ones included) holds under `key`, in the order given.
+ * Reads both stored forms: a single_select's string and a multi_select's array of strings.
  */
 export async function findHeldOptionValues(
   db: Executor,
@@ -192,6 +214,7 @@ export async function findHeldOptionValues(
       END
     ) AS held(value)
     WHERE c.organization_id = ${organizationId} AND c.custom_fields ? ${key}
+      AND c.id IN (${candidateContacts(organizationId, key, wanted)})
       AND held.value = ANY(${wanted}::text[])
     ORDER BY position
   `.execute(db);

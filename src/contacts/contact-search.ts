@@ -16,7 +16,7 @@ import { phoneKey } from './phone.js';
 
 export const MAX_SEARCH_TAGS = 20;
 export const MAX_TAG_LENGTH = 100;
-/** How much of each tag the tag index holds (migration 0011: contact_tag_keys). */
+/** How much of each tag its key holds (migration 0011: contact_tag_keys; 0012's `t:` search terms cut the same way). */
 export const TAG_KEY_LENGTH = 100;
 export const MAX_CUSTOM_FILTERS = 10;
 export const MAX_CUSTOM_VALUE_LENGTH = 255;

@@ -1,4 +1,12 @@
-import { CompiledQuery, type Insertable, type Kysely, type Selectable, sql, type Transaction } from 'kysely';
+import {
+  CompiledQuery,
+  type Insertable,
+  type Kysely,
+  type RawBuilder,
+  type Selectable,
+  sql,
+  type Transaction,
+} from 'kysely';
 import { prepared, registerPrepared } from '../db/prepared.js';
 import type { ChangeType, ContactsTable, Database, ExternalRefJson } from '../db/schema.js';
 import { inTransaction } from '../db/transaction.js';
@@ -307,60 +315,274 @@ export async function findLiveCompanyIds(
 export type FeedContactRow = ContactRow & { feed_seq: number };
 
 /**
+ * How a search reaches its contacts:
+ * - `terms`: through the posting list of its rarest term (migration 0012: contact_search_terms),
+ *   already in feed order, probing the lists of its other terms at each position;
+ * - `q-terms`: q alone, whose prefix is a range of terms in no feed order: its matches are fetched
+ *   from the list and sorted;
+ * - `feed`: walking the feed (no search; a phone or an external reference, which are lookups; or
+ *   a q prefix so common that the next match is never far).
+ * Every route tests each contact's current row against the whole search (searchConditions).
+ */
+export type SearchPlan =
+  | { route: 'feed' }
+  | { route: 'q-terms' }
+  | { route: 'terms'; terms: [SearchTerm, ...SearchTerm[]] };
+
+type SearchTerm = ReturnType<typeof termOf>;
+
+// A q with at most this many entries is sorted; beyond it, walking the feed meets a page of matches
+// sooner. Measured at a million contacts: sorting 11,111 entries (q on 1.1 %) took 9 ms where the
+// walk took 40 ms (4.4 µs a contact passed); at 11 % the walk takes 4 ms. They meet near 2 %.
+const Q_SORT_LIMIT = 20_000;
+// Several terms: the one whose list runs furthest before this many entries leads (index only, about
+// 0.1 ms a term). Local to the page: a term common early in the feed and rare later is rare there.
+const TERM_REACH = 1_000;
+
+/**
  * One page of the change feed: contacts in the order of their latest event (events/, migration
  * 0006: feed_positions). Events are numbered after they commit, in an order no later event can
  * undercut, so a cursor never moves past a change that shows up behind it; a contact changed again
  * moves to its newer number.
  */
 export async function listContacts(db: Kysely<Database>, organizationId: string, options: FeedFilter) {
-  const statement = listContactsStatement(db, organizationId, options);
-  if (Object.keys(options.search).length === 0) return (await db.executeQuery(statement)).rows as FeedContactRow[];
+  if (Object.keys(options.search).length === 0) {
+    const statement = listContactsStatement(db, organizationId, options, { route: 'feed' });
+    return (await db.executeQuery(statement)).rows as FeedContactRow[];
+  }
   // Without parallel workers: a search that walks the feed in order and filters would get some
   // when it expects to walk far, and under a LIMIT they only scan ahead of each other (measured at
   // a million contacts: never faster, up to 8× slower, and their CPU is taken from other requests).
   // Without JIT: a search estimated to sort many matches could cross jit_above_cost and spend more
   // time compiling than the page takes. Settings local to a transaction end with it.
   return inTransaction(db, async (trx) => {
-    await sql`SELECT set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)`.execute(
-      trx,
-    );
-    return (await trx.executeQuery(statement)).rows as FeedContactRow[];
+    const plan = await searchPlan(trx, organizationId, searchTerms(options.search), options.after?.seq ?? null, true);
+    return (await trx.executeQuery(listContactsStatement(trx, organizationId, options, plan))).rows as FeedContactRow[];
   });
 }
 
+const SEARCH_SETTINGS = sql`set_config('max_parallel_workers_per_gather', '0', true), set_config('jit', 'off', true)`;
+
+/**
+ * The plan of a search (see SearchPlan), from bounded counts of index entries in one statement:
+ * each term's when there are several, q's when it is alone. With `settle`, the same statement
+ * makes the transaction's settings for a search (listContacts), saving a round trip.
+ */
+export async function searchPlan(
+  trx: Executor,
+  organizationId: string,
+  terms: ContactSearchTerms,
+  after: number | null,
+  settle = false,
+): Promise<SearchPlan> {
+  const exact = exactTerms(terms);
+  // A phone or an external reference is one contact at most, found by its own index.
+  const lookup = terms.phone !== null || terms.externalRef !== null;
+  const measures: Array<RawBuilder<number | null>> = [];
+  if (!lookup && exact.length > 1) {
+    // How far each term's list runs before its TERM_REACH-th entry from here: the term reaching
+    // furthest (or whose list ends first, null) is the rarest where this page reads.
+    for (const term of exact) {
+      measures.push(
+        sql<number | null>`(${termEntries(trx, organizationId, term)
+          .select('s.seq')
+          .$if(after !== null, (entries) => entries.where('s.seq', '>', after as number))
+          .orderBy('s.seq')
+          .offset(TERM_REACH - 1)
+          .limit(1)})`,
+      );
+    }
+  } else if (!lookup && exact.length === 0 && terms.q !== null) {
+    // UNION ALL, read lazily up to the cap (a UNION would read every entry to remove duplicates).
+    const [names, ...others] = qRanges(trx, organizationId, terms.q, null);
+    const entries = others.reduce((union, more) => union.unionAll(more), names);
+    measures.push(sql<number>`(SELECT count(*)::integer FROM (${entries} LIMIT ${Q_SORT_LIMIT + 1}) AS entries)`);
+  }
+  const columns = [
+    ...(settle ? [SEARCH_SETTINGS] : []),
+    ...measures.map((measure, index) => sql`${measure} AS ${sql.id(`m${index}`)}`),
+  ];
+  const row =
+    columns.length === 0
+      ? {}
+      : ((await sql<Record<string, string | number | null>>`SELECT ${sql.join(columns)}`.execute(trx)).rows[0] ?? {});
+  const measured = (index: number) => {
+    const value = row[`m${index}`];
+    return value === null || value === undefined ? Number.POSITIVE_INFINITY : Number(value);
+  };
+
+  if (lookup) return { route: 'feed' };
+  if (exact.length > 0) {
+    // Furthest reach first; a stable sort keeps the request's order among equals.
+    const ordered = exact.map((term, index) => ({ term, reach: exact.length > 1 ? measured(index) : 0 }));
+    ordered.sort((a, b) => b.reach - a.reach);
+    return { route: 'terms', terms: ordered.map(({ term }) => term) as [SearchTerm, ...SearchTerm[]] };
+  }
+  if (terms.q !== null) return { route: measured(0) > Q_SORT_LIMIT ? 'feed' : 'q-terms' };
+  return { route: 'feed' };
+}
+
 /** The statement listContacts runs (exported for scripts/explain-search.ts, which shows its plans). */
-export function listContactsStatement(db: Executor, organizationId: string, options: FeedFilter) {
-  let query = db
-    .selectFrom('feed_positions as p')
-    .innerJoin('contacts', (join) =>
-      join.onRef('contacts.organization_id', '=', 'p.organization_id').onRef('contacts.id', '=', 'p.resource_id'),
-    )
+export function listContactsStatement(db: Executor, organizationId: string, options: FeedFilter, plan: SearchPlan) {
+  const terms = searchTerms(options.search);
+  const conditions = searchConditions(organizationId, terms);
+  if (plan.route === 'feed') {
+    let query = db
+      .selectFrom('feed_positions as p')
+      .innerJoin('contacts', (join) =>
+        join.onRef('contacts.organization_id', '=', 'p.organization_id').onRef('contacts.id', '=', 'p.resource_id'),
+      )
+      .selectAll('contacts')
+      .select(companies)
+      .select('p.seq as feed_seq')
+      .where('p.organization_id', '=', organizationId)
+      .where('p.resource_type', '=', 'contact');
+    if (options.after !== null) query = query.where('p.seq', '>', options.after.seq);
+    if (options.updatedSince !== null) query = query.where('p.updated_at', '>=', options.updatedSince);
+    if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
+    if (conditions.length === 0) return prepared(query.orderBy('p.seq').limit(options.limit + 1));
+    // Not prepared: a search is planned with its values (an unnamed statement is planned at bind),
+    // which is what turns a phone or an external reference into a lookup and q's LIKE patterns
+    // into index ranges. A generic plan would know neither.
+    for (const condition of conditions) query = query.where(condition);
+    return query
+      .orderBy('p.seq')
+      .limit(options.limit + 1)
+      .compile();
+  }
+
+  // The shape is fixed, so that the page costs what it lists: the entries in feed order (one index
+  // range, or q's few sorted), then per entry, the other terms' entries at that position and the
+  // contact's row with every condition. Each per-entry step is a LATERAL subquery with OFFSET 0,
+  // which PostgreSQL runs as it is written, once per entry until the LIMIT is reached. Left to
+  // itself, it would multiply the conditions' selectivities with the terms' (they test the same
+  // thing), expect a handful of matches, and fetch and sort every one (150 ms for q at 100,000).
+  const after = options.after?.seq ?? null;
+  const [lead, ...others] = plan.route === 'terms' ? plan.terms : [null];
+  const entriesOf = (term: SearchTerm) =>
+    termEntries(db, organizationId, term)
+      .select(['s.seq', 's.contact_id'])
+      .$if(after !== null, (entries) => entries.where('s.seq', '>', after as number));
+  // Both are (seq, contact_id) in seq order; one static type keeps the joins below typed.
+  const leading =
+    lead === null
+      ? (qMatches(db, organizationId, terms.q as string, after) as unknown as ReturnType<typeof entriesOf>)
+      : entriesOf(lead);
+  let query = db.selectFrom(leading.as('s0')).select('s0.seq as feed_seq');
+  others.forEach((term, index) => {
+    query = query.innerJoinLateral(
+      termEntries(db, organizationId, term)
+        .select(sql`1`.as('one'))
+        .where(sql<boolean>`s.seq = s0.seq`)
+        .offset(0)
+        .as(`o${index}`),
+      (join) => join.onTrue(),
+    );
+  });
+  if (options.updatedSince !== null) {
+    const since = options.updatedSince;
+    query = query.innerJoinLateral(
+      db
+        .selectFrom('feed_positions as p')
+        .select(sql`1`.as('one'))
+        .where('p.organization_id', '=', organizationId)
+        .where('p.resource_type', '=', 'contact')
+        .where(sql<boolean>`p.resource_id = s0.contact_id`)
+        .where('p.updated_at', '>=', since)
+        .offset(0)
+        .as('p'),
+      (join) => join.onTrue(),
+    );
+  }
+  let contact = db
+    .selectFrom('contacts')
     .selectAll('contacts')
     .select(companies)
-    .select('p.seq as feed_seq')
-    .where('p.organization_id', '=', organizationId)
-    .where('p.resource_type', '=', 'contact');
-  if (options.after !== null) query = query.where('p.seq', '>', options.after.seq);
-  if (options.updatedSince !== null) query = query.where('p.updated_at', '>=', options.updatedSince);
-  if (!options.includeDeleted) query = query.where('contacts.deleted_at', 'is', null);
-  const conditions = searchConditions(organizationId, searchTerms(options.search));
-  if (conditions.length === 0) return prepared(query.orderBy('p.seq').limit(options.limit + 1));
-  // Not prepared: a search is planned with its values (an unnamed statement is planned at bind),
-  // which is what lets PostgreSQL choose between walking the feed in order and filtering (a
-  // common tag) and fetching the few matches by index and sorting them (an email), and what turns
-  // q's LIKE patterns into index ranges. A generic plan would know neither.
-  for (const condition of conditions) query = query.where(condition);
+    .where('contacts.organization_id', '=', organizationId)
+    .where(sql<boolean>`contacts.id = s0.contact_id`);
+  if (!options.includeDeleted) contact = contact.where('contacts.deleted_at', 'is', null);
+  for (const condition of conditions) contact = contact.where(condition);
   return query
-    .orderBy('p.seq')
+    .innerJoinLateral(contact.offset(0).as('c'), (join) => join.onTrue())
+    .selectAll('c')
+    .orderBy('s0.seq')
     .limit(options.limit + 1)
     .compile();
 }
 
+/** The entries of one term, in feed order (the primary key's). */
+function termEntries(db: Executor, organizationId: string, term: SearchTerm) {
+  return db
+    .selectFrom('contact_search_terms as s')
+    .where('s.organization_id', '=', organizationId)
+    .where('s.term', '=', term);
+}
+
 /**
- * q: a case-insensitive prefix of the first name, the last name, the full name or the primary email.
- * Lower-cased by the database on both sides: the indexes (migration 0011) hold lower(first_name),
- * and JavaScript's toLowerCase and PostgreSQL's lower() (which follows the database's locale) can
- * disagree outside ASCII. email_key is lower-cased by JavaScript (email.ts), but emails are ASCII
+ * The term a contact holding only `values` (a partial contact row, as to_jsonb gives one) has, by
+ * the one definition of terms (migration 0012: contact_search_terms). Each call names one value,
+ * so the array has one element; the planner computes it while planning and uses the list's
+ * statistics for it.
+ */
+function termOf(values: Record<string, unknown>) {
+  return sql<string>`(contact_search_terms(${JSON.stringify(values)}::jsonb))[1]`;
+}
+
+/** The terms a contact must hold to match: every filter but phone, external_ref and q. */
+function exactTerms(terms: ContactSearchTerms) {
+  const exact = [];
+  if (terms.email !== null) exact.push(termOf({ email_keys: [terms.email] }));
+  for (const tag of terms.tags ?? []) exact.push(termOf({ tags: [tag] }));
+  if (terms.namespace !== null) exact.push(termOf({ external_refs: [{ namespace: terms.namespace }] }));
+  for (const [key, value] of Object.entries(terms.custom ?? {}))
+    exact.push(termOf({ custom_fields: { [key]: value } }));
+  return exact;
+}
+
+/** `term` as a LIKE pattern for the terms it starts (escapes `\`, `%` and `_`; constant-folded like the term). */
+function startingWith(term: ReturnType<typeof termOf>) {
+  return sql<string>`replace(replace(replace(${term}, '\\', '\\\\'), '%', '\\%'), '_', '\\_') || '%'`;
+}
+
+/**
+ * The entries q can match, all the contact's row is then tested for: the range of `n:` terms its
+ * prefix starts (a first or last name), the range of `e:` terms (an email; only the primary one
+ * counts), and for each way q can be `first last…` (fullNameSplits), the `n:` term of that first
+ * name. A contact may be in several.
+ */
+function qRanges(db: Executor, organizationId: string, q: string, after: number | null) {
+  const entries = (term: SearchTerm, compare: 'like' | '=') =>
+    db
+      .selectFrom('contact_search_terms as s')
+      .select(['s.seq', 's.contact_id'])
+      .where('s.organization_id', '=', organizationId)
+      .where('s.term', compare, compare === 'like' ? startingWith(term) : term)
+      .$if(after !== null, (query) => query.where('s.seq', '>', after as number));
+  return [
+    entries(termOf({ first_name: q }), 'like'),
+    entries(termOf({ email_keys: [q] }), 'like'),
+    ...fullNameSplits(q).map(({ first }) => entries(termOf({ first_name: first }), '=')),
+  ] as const;
+}
+
+/**
+ * q's entries in feed order, each contact once: one sort does both (DISTINCT ON; UNION would hash
+ * them first, then sort). Sorted in a subquery, below the joins, so only the listed contacts are read.
+ */
+function qMatches(db: Executor, organizationId: string, q: string, after: number | null) {
+  const [names, ...others] = qRanges(db, organizationId, q, after);
+  return db
+    .selectFrom(others.reduce((union, entries) => union.unionAll(entries), names).as('q'))
+    .distinctOn('q.seq')
+    .select(['q.seq', 'q.contact_id'])
+    .orderBy('q.seq');
+}
+
+/**
+ * q: a case-insensitive prefix of the first name, the last name, the full name or the primary email,
+ * tested on the contact's row. Lower-cased by the database on both sides, as its terms are
+ * (JavaScript's toLowerCase and PostgreSQL's lower(), which follows the database's locale, can
+ * disagree outside ASCII). email_key is lower-cased by JavaScript (email.ts), but emails are ASCII
  * (formats.ts), where both agree.
  */
 function qCondition(q: string) {
@@ -377,25 +599,17 @@ function qCondition(q: string) {
   return sql<boolean>`(${sql.join(branches, sql` OR `)})`;
 }
 
-/** The search as SQL conditions on `contacts` (joined to the feed), each served by an index of migration 0011. */
+/**
+ * The search as conditions on the contact's current row. Whatever route found the contact, these
+ * decide: a cut term matched a longer value, or the contact changed after its terms were listed.
+ */
 function searchConditions(organizationId: string, terms: ContactSearchTerms) {
   const conditions = [];
-  if (terms.email !== null) {
-    // The contacts having the address, found first and joined to the feed: PostgreSQL has no
-    // statistics on elements that are all distinct and guesses 0.5 % of the organization, for which
-    // walking the feed in order looks cheaper; for the one contact that has it, that walk reads the
-    // whole feed. A materialized CTE is planned on its own, so the lookup stays an index lookup.
-    conditions.push(sql<boolean>`contacts.id IN (
-      WITH email_matches AS MATERIALIZED (
-        SELECT m.id FROM contacts m WHERE m.organization_id = ${organizationId} AND m.email_keys @> ARRAY[${terms.email}::text])
-      SELECT id FROM email_matches)`);
-  }
+  if (terms.email !== null) conditions.push(sql<boolean>`contacts.email_keys @> ARRAY[${terms.email}::text]`);
   if (terms.phone !== null) conditions.push(sql<boolean>`contacts.phone_key = ${terms.phone}`);
   if (terms.tags !== null) {
-    // The index holds contact_tag_keys(tags), tags cut to TAG_KEY_LENGTH characters, so a shorter
-    // key matches only the tag itself. A tag of that length may also be the start of a longer one:
-    // only then do the tags themselves have to be compared (a second condition PostgreSQL would
-    // take as independent of the first, halving its estimate again).
+    // contact_tag_keys(tags) cuts tags to TAG_KEY_LENGTH characters, so a shorter key matches only
+    // the tag itself; a tag of that length may also be the start of a longer one.
     conditions.push(sql<boolean>`contact_tag_keys(contacts.tags) @> contact_tag_keys(${terms.tags}::text[])`);
     const cut = terms.tags.filter((tag) => tag.length >= TAG_KEY_LENGTH);
     if (cut.length > 0) conditions.push(sql<boolean>`contacts.tags @> ${cut}::text[]`);

@@ -78,6 +78,12 @@ export const TABLE_PLACEMENTS = {
     kind: 'distributed',
     why: 'One row per record, joined to contacts and companies by the change feeds on (organization_id, id).',
   },
+  contact_search_terms: {
+    kind: 'distributed',
+    why:
+      "The contacts' search terms in feed order, kept by the sequencer with feed_positions and joined " +
+      'to contacts on (organization_id, contact_id) by every search.',
+  },
   event_counters: {
     kind: 'distributed',
     why: "One row per organization: its last event number, advanced by the sequencer with that organization's events.",

@@ -188,6 +188,14 @@ export interface FeedPositionsTable {
   updated_at: Timestamp;
 }
 
+/** A contact's search term at its feed position (migration 0012): the posting list search pages through. */
+export interface ContactSearchTermsTable {
+  organization_id: string;
+  seq: number;
+  term: string;
+  contact_id: string;
+}
+
 export interface EventCountersTable {
   organization_id: string;
   last_seq: number;
@@ -265,6 +273,7 @@ export interface Database {
   events: EventsTable;
   event_counters: EventCountersTable;
   feed_positions: FeedPositionsTable;
+  contact_search_terms: ContactSearchTermsTable;
   webhooks: WebhooksTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;

@@ -158,10 +158,8 @@ describe('problem bodies as the document types them', () => {
     const created = await api.post(CONTACT_FIELDS, { key: 'tier', label: 'Tier', type: 'single_select', options });
     assert.equal(created.statusCode, 201, created.body);
     const contact = await newContact(api);
-    await sql`
-      UPDATE contacts SET custom_fields = jsonb_build_object('tier', 'gold')
-      WHERE organization_id = ${org.id} AND id = ${contact.id}
-    `.execute(t.database.db);
+    const held = await api.patch(contact.uri, { customFields: { tier: 'gold' } });
+    assert.equal(held.statusCode, 200, held.body);
     const removal = await api.patch(`${CONTACT_FIELDS}/tier`, { options: options.slice(1) });
     const body = checkProblem(removal, 409, 'contact-field-in-use');
     assert.ok(Array.isArray((body.errors as Record<string, unknown>).options));

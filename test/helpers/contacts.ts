@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../../src/db/schema.js';
 import { type Response, request } from './app.js';
-import type { TestOrganization } from './factories.js';
+import { newOrganization, type TestOrganization } from './factories.js';
 
 export const CONTACTS = '/api/v1/network/contacts';
 export const COMPANIES = '/api/v1/network/companies';
@@ -97,6 +97,18 @@ function expectStatus(response: Response, status: number, what: string): void {
 
 /** Response bodies, read loosely and asserted on. */
 export type Json = any;
+
+/** A new organization whose token reads and writes contacts and manages its custom fields, with a client. */
+export async function newProfileApi(
+  app: FastifyInstance,
+  settings?: Record<string, unknown>,
+): Promise<{ org: TestOrganization; api: Client }> {
+  const org = await newOrganization(app, {
+    ...(settings === undefined ? {} : { settings }),
+    scopes: ['contacts.read', 'contacts.write', 'settings.write'],
+  });
+  return { org, api: client(app, org) };
+}
 
 export async function newContact(api: Client, body: Record<string, unknown> = {}): Promise<Json> {
   const response = await api.post(CONTACTS, { firstName: 'Ada', ...body });

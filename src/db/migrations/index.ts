@@ -10,6 +10,7 @@ import * as tokenRotationAndOrganizationList from './0008-token-rotation-and-org
 import * as webhookHeadLeases from './0009-webhook-head-leases.js';
 import * as customFieldsAndEmailKeys from './0010-custom-fields-and-email-keys.js';
 import * as contactSearchIndexes from './0011-contact-search-indexes.js';
+import * as contactSearchTerms from './0012-contact-search-terms.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -27,4 +28,5 @@ export const migrations: Record<string, Migration> = {
   '0009-webhook-head-leases': webhookHeadLeases,
   '0010-custom-fields-and-email-keys': customFieldsAndEmailKeys,
   '0011-contact-search-indexes': contactSearchIndexes,
+  '0012-contact-search-terms': contactSearchTerms,
 };

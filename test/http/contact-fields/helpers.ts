@@ -53,8 +53,10 @@ export async function insertDefinitions(db: Kysely<Database>, organizationId: st
 }
 
 /**
- * Puts a value on a contact behind the API's back: contacts cannot hold custom values through the
- * API yet, and these tests are about what the definitions do once they hold some.
+ * Puts values on a contact behind the API's back, as a contact write stores them (a new version,
+ * so the change is recorded as an event): these tests are about what definitions do once contacts
+ * hold values, including states the API would not store (a JSON null under a key), and one of
+ * them writes inside a transaction it controls.
  */
 export async function setCustomFields(
   db: Kysely<Database>,
@@ -63,7 +65,7 @@ export async function setCustomFields(
   values: Record<string, unknown>,
 ): Promise<void> {
   const result = await sql`
-    UPDATE contacts SET custom_fields = ${JSON.stringify(values)}::jsonb
+    UPDATE contacts SET custom_fields = ${JSON.stringify(values)}::jsonb, version = version + 1
     WHERE organization_id = ${organizationId} AND id = ${contactId}
   `.execute(db);
   assert.equal(Number(result.numAffectedRows), 1);

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type Response, type TestApp } from '../../helpers/app.js';
-import { type Client, CONTACTS, client, type Json, newContact } from '../../helpers/contacts.js';
-import { newOrganization, type TestOrganization } from '../../helpers/factories.js';
+import { type Client, CONTACTS, type Json, newContact, newProfileApi } from '../../helpers/contacts.js';
 
 const CONTACT_FIELDS_PATH = '/api/v1/network/contact-fields';
 
@@ -13,13 +12,7 @@ describe('GET /contacts with search filters', () => {
   });
   after(() => t.close());
 
-  async function newApi(settings?: Record<string, unknown>): Promise<{ org: TestOrganization; api: Client }> {
-    const org = await newOrganization(t.app, {
-      ...(settings === undefined ? {} : { settings }),
-      scopes: ['contacts.read', 'contacts.write', 'settings.write'],
-    });
-    return { org, api: client(t.app, org) };
-  }
+  const newApi = (settings?: Record<string, unknown>) => newProfileApi(t.app, settings);
 
   type Params = Readonly<Record<string, string | string[] | undefined>>;
 
