@@ -20,6 +20,7 @@ import autocannon from 'autocannon';
 import { sql } from 'kysely';
 import { seedSearchContacts } from '../scripts/seed-search.js';
 import { connectDatabase } from '../src/db/database.js';
+import { TABLE_PLACEMENTS } from '../src/db/distribution.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { migrateToLatest } from '../src/db/migrate.js';
 import { sequenceAllEvents } from '../src/events/event.repository.js';
@@ -916,6 +917,14 @@ if (args.profile) {
   if (newest) process.stdout.write(`\n${summarizeProfile(newest)}\n`);
 }
 await sql`DROP TABLE IF EXISTS bench_floor_contacts`.execute(db);
+// The event log and search tables have no foreign key to organizations (migration 0006 says why), so
+// deleting the organization would leave their rows behind: a database benched again would carry
+// every earlier run's search entries and events. Referencing tables come last in the placement
+// list, so they go first here.
+for (const [table, placement] of Object.entries(TABLE_PLACEMENTS).reverse()) {
+  if (placement.kind !== 'distributed') continue;
+  await sql`DELETE FROM ${sql.table(table)} WHERE organization_id = ${orgId}`.execute(db);
+}
 await sql`DELETE FROM organizations WHERE id = ${orgId}`.execute(db);
 await database.close();
 await embedded?.stop();

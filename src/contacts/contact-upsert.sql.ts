@@ -108,9 +108,12 @@ export const FAST_WRITE_KEYS: ReadonlySet<string> = new Set(FIELDS.map((field) =
  * reading each field's presence and new value through `has` and `value`: straight from the source's
  * changes document, or (for a set of rows) from columns computed once per row by `projection`.
  */
-function rulesOf(source: Source, projected = false) {
+function rulesOf(source: Source, projected = false, shape?: ChangesShape) {
   const fields = fieldsOf(source);
-  const has = (key: string) => (projected ? `i.has_${key.toLowerCase()}` : `${source.changes} ? '${key}'`);
+  const has = (key: string) => {
+    if (shape !== undefined) return shape.has(key) ? 'true' : 'false';
+    return projected ? `i.has_${key.toLowerCase()}` : `${source.changes} ? '${key}'`;
+  };
   const value = (field: Field) => (projected ? `i.v_${field.column}` : field.value);
   const next = (field: Field, row: string) =>
     `CASE WHEN ${has(field.key)} THEN ${value(field)} ELSE ${row}.${field.column} END`;
@@ -137,8 +140,6 @@ function rulesOf(source: Source, projected = false) {
     ).join(', ')}) IS NOT NULL`,
   };
 }
-
-const { next, identifier, changed, fromEmpty, hasIdentifierInChanges } = rulesOf(PARAMETERS);
 
 /**
  * The contact's current ETag, computed as contact.mapper.ts's contactEtag does: SHA-256 over the id,
@@ -188,10 +189,28 @@ const KEYS_IN_PLACE = `AND ($2::text IS NULL OR contacts.email_key = $2::text)
     AND ($3::text IS NULL OR contacts.phone_key = $3::text)`;
 
 /**
+ * The keys a changes document holds, when a statement is written for exactly those: each field's
+ * "is it in the changes" test is then a constant, which PostgreSQL folds away when it plans, so the
+ * statement sets, compares and returns only what the call sends. Measured on one connection
+ * (PostgreSQL 15, a firstName update, no trigger, no commit wait): 0.38 ms against 0.59–0.65 ms for
+ * the statement that tests all 26 keys at run time. The rules are the same text either way.
+ */
+export type ChangesShape = ReadonlySet<string>;
+
+/** The keys JSON.stringify writes of a changes document: an undefined value is left out. */
+export function changesShape(changes: Readonly<Record<string, unknown>>): string[] {
+  return Object.keys(changes)
+    .filter((key) => changes[key] !== undefined)
+    .sort();
+}
+
+/**
  * Targets: by external reference ($2 namespace, $3 id; may create the contact), by contact id
  * ($2 id; $3 and $6 are unused and passed as null/false) or by email/phone match (see above).
+ * With `shape`, the statement serves only changes documents holding exactly those keys.
  */
-export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string): string {
+export function fastWriteSql(target: 'ref' | 'id' | 'match', companies: string, shape?: ChangesShape): string {
+  const { next, identifier, changed, fromEmpty, hasIdentifierInChanges } = rulesOf(PARAMETERS, false, shape);
   const targetSql =
     target === 'ref'
       ? `SELECT c.id, NULL::text AS matched_by, NULL::uuid AS other_id

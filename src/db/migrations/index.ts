@@ -11,6 +11,7 @@ import * as webhookHeadLeases from './0009-webhook-head-leases.js';
 import * as customFieldsAndEmailKeys from './0010-custom-fields-and-email-keys.js';
 import * as contactSearchIndexes from './0011-contact-search-indexes.js';
 import * as contactSearchTerms from './0012-contact-search-terms.js';
+import * as sequencerWorkMem from './0013-sequencer-work-mem.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0010-custom-fields-and-email-keys': customFieldsAndEmailKeys,
   '0011-contact-search-indexes': contactSearchIndexes,
   '0012-contact-search-terms': contactSearchTerms,
+  '0013-sequencer-work-mem': sequencerWorkMem,
 };
