@@ -25,37 +25,10 @@ import type { FeedFilter } from '../../src/http/feed.js';
 import { createTestApp, type Response, type TestApp } from '../helpers/app.js';
 import { allPages, type Client, CONTACTS, type Json, newContact, newProfileApi, refPath } from '../helpers/contacts.js';
 import type { TestOrganization } from '../helpers/factories.js';
+import { createFields, SEARCHABLE_FIELDS } from '../http/contact-fields/helpers.js';
 
-const CONTACT_FIELDS = '/api/v1/network/contact-fields';
 const BATCH = `${CONTACTS}/batch`;
 const UPSERT = `${CONTACTS}/upsert`;
-
-/** One searchable field of each kind the terms spell differently (`c:<key>=<value as text>`). */
-const FIELDS = [
-  { key: 'notes', label: 'Notes', type: 'text' },
-  { key: 'score', label: 'Score', type: 'number' },
-  { key: 'active', label: 'Active', type: 'boolean' },
-  {
-    key: 'tier',
-    label: 'Tier',
-    type: 'single_select',
-    options: [
-      { value: 'gold', label: 'Gold' },
-      { value: 'silver', label: 'Silver' },
-      { value: 'bronze', label: 'Bronze' },
-    ],
-  },
-  {
-    key: 'interests',
-    label: 'Interests',
-    type: 'multi_select',
-    options: [
-      { value: 'golf', label: 'Golf' },
-      { value: 'sailing', label: 'Sailing' },
-      { value: 'chess', label: 'Chess' },
-    ],
-  },
-];
 
 /** Values as long as a term keeps (100 characters); the seed also holds longer ones that start with them. */
 const TAG_100 = `t100-${'a'.repeat(95)}`;
@@ -71,13 +44,6 @@ describe('contact search terms (migration 0012)', () => {
   after(() => t.close());
 
   const newApi = (settings?: Record<string, unknown>) => newProfileApi(t.app, settings);
-
-  async function defineFields(api: Client): Promise<void> {
-    for (const field of FIELDS) {
-      const response = await api.post(CONTACT_FIELDS, field);
-      assert.equal(response.statusCode, 201, response.body);
-    }
-  }
 
   /** The body of an answer that must have `status`. */
   async function bodyOf(response: Promise<Response>, status: number): Promise<Json> {
@@ -158,7 +124,7 @@ describe('contact search terms (migration 0012)', () => {
 
   it('lists exactly the terms of each contact at its feed position, through every kind of write', async () => {
     const { org, api } = await newApi({ duplicateContactMatching: { fields: ['email'] } });
-    await defineFields(api);
+    await createFields(api, SEARCHABLE_FIELDS);
     const db = t.database.db;
     const longTag = `long-tag-${'x'.repeat(141)}`;
     const longNotes = `Long notes ${'n'.repeat(139)}`;
@@ -422,7 +388,7 @@ describe('contact search terms (migration 0012)', () => {
 
     before(async () => {
       ({ org, api } = await newApi({ duplicateContactMatching: { fields: ['email'] } }));
-      await defineFields(api);
+      await createFields(api, SEARCHABLE_FIELDS);
       const seeded: string[] = [];
       for (let i = 0; i < 60; i += 1) seeded.push(await create(i));
       const uri = (i: number) => `${CONTACTS}/${seeded[i]}`;

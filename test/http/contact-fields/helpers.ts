@@ -19,6 +19,25 @@ export const TIER_OPTIONS = [
   { value: 'bronze', label: 'Bronze' },
 ];
 
+/** Fields the search tests define, one by one or all together as SEARCHABLE_FIELDS. */
+export const NOTES_FIELD = { key: 'notes', label: 'Notes', type: 'text' };
+export const SCORE_FIELD = { key: 'score', label: 'Score', type: 'number' };
+export const ACTIVE_FIELD = { key: 'active', label: 'Active', type: 'boolean' };
+export const TIER_FIELD = { key: 'tier', label: 'Tier', type: 'single_select', options: TIER_OPTIONS };
+export const INTERESTS_FIELD = {
+  key: 'interests',
+  label: 'Interests',
+  type: 'multi_select',
+  options: [
+    { value: 'golf', label: 'Golf' },
+    { value: 'sailing', label: 'Sailing' },
+    { value: 'chess', label: 'Chess' },
+  ],
+};
+
+/** One searchable field of each kind the terms spell differently (`c:<key>=<value as text>`). */
+export const SEARCHABLE_FIELDS = [NOTES_FIELD, SCORE_FIELD, ACTIVE_FIELD, TIER_FIELD, INTERESTS_FIELD];
+
 export async function fieldsOrganization(
   app: FastifyInstance,
   options: { scopes?: string[]; settings?: Record<string, unknown> } = {},
@@ -35,6 +54,11 @@ export async function createField(api: Client, body: Record<string, unknown>): P
   const response = await api.post(CONTACT_FIELDS, body);
   assert.equal(response.statusCode, 201, response.body);
   return response.json();
+}
+
+/** Creates each definition through the API, one after another, in the order given. */
+export async function createFields(api: Client, definitions: readonly Record<string, unknown>[]): Promise<void> {
+  for (const definition of definitions) await createField(api, definition);
 }
 
 /** A 400 whose `errors` names `field`. */

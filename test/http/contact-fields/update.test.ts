@@ -8,12 +8,11 @@ import {
   fieldPath,
   fieldsOrganization,
   setCustomFields,
+  TIER_FIELD,
   TIER_OPTIONS,
 } from './helpers.js';
 
 const TIER = fieldPath('tier');
-const tierBody = { key: 'tier', label: 'Tier', type: 'single_select', options: TIER_OPTIONS };
-
 describe('PATCH /contact-fields/{key}', () => {
   let t: TestApp;
   before(async () => {
@@ -23,7 +22,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('changes the label, keeps the rest, and gives the field a new ETag and updatedUtc', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const response = await api.patch(TIER, { label: '  Membership tier ' });
     assert.equal(response.statusCode, 200, response.body);
@@ -42,7 +41,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it("adds, reorders and relabels a select field's options", async () => {
     const { api } = await fieldsOrganization(t.app);
-    await createField(api, tierBody);
+    await createField(api, TIER_FIELD);
     const added = [{ value: 'platinum', label: 'Platinum' }, ...TIER_OPTIONS];
     assert.deepEqual((await api.patch(TIER, { options: added })).json().options, added);
     const reordered = [...added].reverse();
@@ -55,7 +54,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('checks options as creation does, for the stored type', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const tier = await createField(api, tierBody);
+    const tier = await createField(api, TIER_FIELD);
     assertNamesField(await api.patch(TIER, { options: [] }), 'options');
     assertNamesField(
       await api.patch(TIER, { options: [...TIER_OPTIONS, { value: 'gold', label: 'Gold 2' }] }),
@@ -73,7 +72,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('archives and restores a field', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const archived = (await api.patch(TIER, { archived: true })).json();
     assert.equal(archived.archived, true);
     assert.notEqual(archived.etag, created.etag);
@@ -85,7 +84,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('changes nothing, ETag and updatedUtc included, when the body changes nothing', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const { createdUtc: _c, updatedUtc: _u, etag: _e, ...roundTrip } = (await api.get(TIER)).json();
     for (const body of [{}, { label: 'Tier' }, { options: TIER_OPTIONS, archived: false }, roundTrip]) {
       const response = await api.patch(TIER, body);
@@ -99,7 +98,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('answers 400 naming type or key when the body would change them, and accepts them unchanged', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const typeChange = await api.patch(TIER, { type: 'multi_select' });
     assertNamesField(typeChange, 'type');
     assert.match(typeChange.json().errors.type[0], /cannot change; create a new field/);
@@ -119,7 +118,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('refuses unknown fields and read-only members with 400 naming them', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const response = await api.patch(TIER, {
       label: 'New',
       etag: created.etag,
@@ -139,7 +138,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('applies If-Match: 412 with the current ETag when it is stale, the change when it matches', async () => {
     const { api } = await fieldsOrganization(t.app);
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const changed = (await api.patch(TIER, { label: 'First' }, { 'if-match': created.etag })).json();
     assert.equal(changed.label, 'First');
     const stale = await api.patch(TIER, { label: 'Second' }, { 'if-match': created.etag });
@@ -159,7 +158,7 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('answers 428 without If-Match when the organization requires it', async () => {
     const { api } = await fieldsOrganization(t.app, { settings: { requireIfMatch: true } });
-    const created = await createField(api, tierBody);
+    const created = await createField(api, TIER_FIELD);
     const response = await api.patch(TIER, { label: 'No precondition' });
     assert.equal(response.statusCode, 428, response.body);
     assert.equal(response.json().type, '/problems/precondition-required');
@@ -168,8 +167,8 @@ describe('PATCH /contact-fields/{key}', () => {
 
   it('answers 409 naming options when contacts hold an option the change removes, and not once they are cleared', async () => {
     const { org, api } = await fieldsOrganization(t.app);
-    const tier = await createField(api, tierBody);
-    const areas = await createField(api, { ...tierBody, key: 'areas', type: 'multi_select' });
+    const tier = await createField(api, TIER_FIELD);
+    const areas = await createField(api, { ...TIER_FIELD, key: 'areas', type: 'multi_select' });
     const holder = await newContact(api);
     const deleted = await newContact(api, { firstName: 'Gone' });
     assert.equal((await api.delete(deleted.uri)).statusCode, 204);
@@ -215,8 +214,8 @@ describe('PATCH /contact-fields/{key}', () => {
   it("ignores values held under other keys and by other organizations' contacts", async () => {
     const { org, api } = await fieldsOrganization(t.app);
     const { org: otherOrg, api: other } = await fieldsOrganization(t.app);
-    await createField(api, tierBody);
-    await createField(other, tierBody);
+    await createField(api, TIER_FIELD);
+    await createField(other, TIER_FIELD);
     const mine = await newContact(api);
     const theirs = await newContact(other);
     await setCustomFields(t.database.db, org.id, mine.id, { level: 'gold', tier_old: 'gold' });

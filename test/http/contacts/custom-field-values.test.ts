@@ -4,8 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import { createTestApp, type Response, type TestApp } from '../../helpers/app.js';
 import { type Client, CONTACTS, client, newContact, refPath } from '../../helpers/contacts.js';
 import { newOrganization } from '../../helpers/factories.js';
+import { CONTACT_FIELDS, createFields } from '../contact-fields/helpers.js';
 
-const FIELDS = '/api/v1/network/contact-fields';
 const SCOPES = ['contacts.read', 'contacts.write', 'companies.read', 'companies.write', 'settings.write'];
 
 /** One definition of every type, as an organization might declare them. */
@@ -49,10 +49,7 @@ describe('custom field values on contacts', () => {
   async function fresh(): Promise<{ api: Client; orgId: string }> {
     const org = await newOrganization(t.app, { scopes: SCOPES, settings: { defaultPhoneRegion: 'US' } });
     const api = client(t.app, org);
-    for (const definition of DEFINITIONS) {
-      const response = await api.post(FIELDS, definition);
-      assert.equal(response.statusCode, 201, response.body);
-    }
+    await createFields(api, DEFINITIONS);
     return { api, orgId: org.id };
   }
 
@@ -139,7 +136,7 @@ describe('custom field values on contacts', () => {
       'customFields.unknown_key',
     );
     const other = await fresh();
-    const response = await other.api.post(FIELDS, { key: 'only_there', label: 'Only there', type: 'text' });
+    const response = await other.api.post(CONTACT_FIELDS, { key: 'only_there', label: 'Only there', type: 'text' });
     assert.equal(response.statusCode, 201);
     // Another organization's definition is no definition here.
     assertFieldError(
@@ -219,7 +216,7 @@ describe('custom field values on contacts', () => {
   it('keeps values of an archived field readable, refuses new values for it, and lets them be cleared', async () => {
     const { api } = await fresh();
     const contact = await newContact(api, { customFields: { segment: 'smb', budget: 3 } });
-    const archived = await api.patch(`${FIELDS}/segment`, { archived: true });
+    const archived = await api.patch(`${CONTACT_FIELDS}/segment`, { archived: true });
     assert.equal(archived.statusCode, 200, archived.body);
     assert.deepEqual((await api.get(`${CONTACTS}/${contact.id}`)).json().customFields, { budget: 3, segment: 'smb' });
     assertFieldError(
@@ -234,11 +231,11 @@ describe('custom field values on contacts', () => {
   it('refuses to delete a definition that still has values (409) and deletes it once they are cleared', async () => {
     const { api } = await fresh();
     const contact = await newContact(api, { customFields: { budget: 3 } });
-    const refused = await api.delete(`${FIELDS}/budget`);
+    const refused = await api.delete(`${CONTACT_FIELDS}/budget`);
     assert.equal(refused.statusCode, 409, refused.body);
     assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
     await api.patch(`${CONTACTS}/${contact.id}`, { customFields: { budget: null } });
-    assert.equal((await api.delete(`${FIELDS}/budget`)).statusCode, 204);
+    assert.equal((await api.delete(`${CONTACT_FIELDS}/budget`)).statusCode, 204);
     assertFieldError(
       await api.patch(`${CONTACTS}/${contact.id}`, { customFields: { budget: 4 } }),
       'customFields.budget',
@@ -251,7 +248,7 @@ describe('custom field values on contacts', () => {
     const writes = contacts.map((contact) =>
       api.patch(`${CONTACTS}/${contact.id}`, { customFields: { notes: 'racing' } }),
     );
-    const deletion = api.delete(`${FIELDS}/notes`);
+    const deletion = api.delete(`${CONTACT_FIELDS}/notes`);
     const [deleted, ...written] = await Promise.all([deletion, ...writes]);
     assert.ok([204, 409].includes(deleted.statusCode), deleted.body);
     const stored = await Promise.all(

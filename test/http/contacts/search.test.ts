@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestApp, type Response, type TestApp } from '../../helpers/app.js';
 import { type Client, CONTACTS, type Json, newContact, newProfileApi } from '../../helpers/contacts.js';
-
-const CONTACT_FIELDS_PATH = '/api/v1/network/contact-fields';
+import {
+  ACTIVE_FIELD,
+  createFields,
+  INTERESTS_FIELD,
+  NOTES_FIELD,
+  SCORE_FIELD,
+  TIER_FIELD,
+  TIER_OPTIONS,
+} from '../contact-fields/helpers.js';
 
 describe('GET /contacts with search filters', () => {
   let t: TestApp;
@@ -195,36 +202,16 @@ describe('GET /contacts with search filters', () => {
 
   describe('custom.<key>', () => {
     async function defineFields(api: Client): Promise<void> {
-      const fields = [
-        {
-          key: 'tier',
-          label: 'Tier',
-          type: 'single_select',
-          options: [
-            { value: 'gold', label: 'Gold' },
-            { value: 'silver', label: 'Silver' },
-          ],
-        },
-        { key: 'score', label: 'Score', type: 'number' },
-        { key: 'active', label: 'Active', type: 'boolean' },
+      await createFields(api, [
+        // Gold and silver only: a search for custom.tier=bronze must be refused as no option of the field.
+        { ...TIER_FIELD, options: TIER_OPTIONS.filter((option) => option.value !== 'bronze') },
+        SCORE_FIELD,
+        ACTIVE_FIELD,
         { key: 'since', label: 'Since', type: 'date' },
-        { key: 'notes', label: 'Notes', type: 'text' },
+        NOTES_FIELD,
         { key: 'homepage', label: 'Homepage', type: 'url' },
-        {
-          key: 'interests',
-          label: 'Interests',
-          type: 'multi_select',
-          options: [
-            { value: 'golf', label: 'Golf' },
-            { value: 'sailing', label: 'Sailing' },
-            { value: 'chess', label: 'Chess' },
-          ],
-        },
-      ];
-      for (const field of fields) {
-        const response = await api.post(CONTACT_FIELDS_PATH, field);
-        assert.equal(response.statusCode, 201, response.body);
-      }
+        INTERESTS_FIELD,
+      ]);
     }
 
     it('matches values as their type reads them, and several filters together', async () => {
