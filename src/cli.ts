@@ -49,7 +49,7 @@ Every command:
   --init       create the embedded PostgreSQL cluster in DATA_DIR if there is none
 
 import: CSV headers are contact fields (${CSV_COLUMN_NAMES.join(', ')};
-list cells split on ";"); JSON Lines rows are upsert bodies. With
+list cells split on ";") and custom.<key> for a custom field's value; JSON Lines rows are upsert bodies. With
 --namespace and --id-column rows are keyed by external reference, else matched by email/phone. Failed
 rows go to --failed (default FILE.failed.jsonl) with their problems; re-running an import is safe.
 
