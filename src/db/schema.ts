@@ -185,6 +185,8 @@ export interface FeedPositionsTable {
   resource_id: string;
   /** The number of the record's latest event. */
   seq: number;
+  /** The number it had before (migration 0014: the sequencer reads it back); null until it moves. */
+  previous_seq: number | null;
   updated_at: Timestamp;
 }
 

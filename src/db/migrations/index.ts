@@ -12,6 +12,7 @@ import * as customFieldsAndEmailKeys from './0010-custom-fields-and-email-keys.j
 import * as contactSearchIndexes from './0011-contact-search-indexes.js';
 import * as contactSearchTerms from './0012-contact-search-terms.js';
 import * as sequencerWorkMem from './0013-sequencer-work-mem.js';
+import * as sequencerPreviousPosition from './0014-sequencer-previous-position.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -31,4 +32,5 @@ export const migrations: Record<string, Migration> = {
   '0011-contact-search-indexes': contactSearchIndexes,
   '0012-contact-search-terms': contactSearchTerms,
   '0013-sequencer-work-mem': sequencerWorkMem,
+  '0014-sequencer-previous-position': sequencerPreviousPosition,
 };
