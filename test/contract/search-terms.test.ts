@@ -11,6 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
 import { type Kysely, sql } from 'kysely';
 import { listDefinitions } from '../../src/contact-fields/custom-field.repository.js';
 import {
@@ -253,6 +254,84 @@ describe('contact search terms (migration 0012)', () => {
       (await entriesOf(db, org.id, replacement.id)).includes('x:zoho'),
       'the namespace of a moved reference is listed for the contact that took it',
     );
+  });
+
+  /**
+   * 0012 defined the terms as one SQL query; 0015 rewrote the function in PL/pgSQL for the
+   * sequencer's sake. This is 0012's text, kept as the reference the rewrite must agree with (as
+   * sets: the array's order was never part of the contract).
+   */
+  const TERMS_0012 = `
+    SELECT coalesce(array_agg(DISTINCT term), '{}') FROM (
+      SELECT 't:' || left(tag, 100) AS term
+      FROM jsonb_array_elements_text(coalesce(contact -> 'tags', '[]')) AS tag
+      UNION ALL
+      SELECT 'e:' || lower(email) FROM jsonb_array_elements_text(coalesce(contact -> 'email_keys', '[]')) AS email
+      UNION ALL
+      SELECT 'x:' || (ref ->> 'namespace') FROM jsonb_array_elements(coalesce(contact -> 'external_refs', '[]')) AS ref
+      UNION ALL
+      SELECT 'c:' || field.key || '=' || left(coalesce(item #>> '{}', ''), 100)
+      FROM jsonb_each(coalesce(contact -> 'custom_fields', '{}')) AS field
+      CROSS JOIN LATERAL jsonb_array_elements(
+        CASE jsonb_typeof(field.value) WHEN 'array' THEN field.value ELSE jsonb_build_array(field.value) END
+      ) AS item
+      UNION ALL
+      SELECT 'n:' || left(lower(name), 100) FROM unnest(ARRAY[contact ->> 'first_name', contact ->> 'last_name']) AS name
+    ) AS terms
+    WHERE term IS NOT NULL`;
+
+  it('computes the terms 0012 defined, for any contact row (migration 0015)', async () => {
+    // Values around the 100-character cut, in any case, repeated, missing or null.
+    const text = fc.oneof(
+      fc.constantFrom('vip', 'VIP', 'Vip', 'Åsa', 'ÅSA', '', ' spaced ', 'a=b', 'x'.repeat(99), 'x'.repeat(100)),
+      fc.constantFrom('x'.repeat(101), `${'y'.repeat(100)}-tail`, `${'Y'.repeat(100)}-TAIL`),
+      fc.string({ maxLength: 120 }).filter((value) => !value.includes('\u0000')),
+    );
+    const list = <T>(item: fc.Arbitrary<T>) => fc.array(item, { maxLength: 6 });
+    const customValue = fc.oneof(
+      text,
+      fc.constantFrom(0, 1, 2.5, -3, 1e21, 125000),
+      fc.boolean(),
+      fc.constant(null),
+      list(fc.oneof(text, fc.constant(null))),
+    );
+    const contact = fc.record(
+      {
+        first_name: fc.option(text, { nil: null }),
+        last_name: fc.option(text, { nil: null }),
+        tags: list(fc.oneof(text, fc.constant(null))),
+        email_keys: list(fc.oneof(text, fc.constantFrom('ada@example.com', 'ADA@EXAMPLE.COM'))),
+        external_refs: list(
+          fc.oneof(
+            fc.record({ namespace: fc.constantFrom('hubspot', 'HubSpot', 'zoho'), id: text }),
+            fc.record({ id: text }),
+          ),
+        ),
+        custom_fields: fc.dictionary(fc.constantFrom('tier', 'score', 'notes', 'interests', 'a_b'), customValue),
+      },
+      { requiredKeys: [] },
+    );
+    const contacts = fc.sample(contact, { numRuns: 400, seed: 20261202 });
+    // An empty object, and one with every list empty: no terms either way.
+    contacts.push({}, { tags: [], email_keys: [], external_refs: [], custom_fields: {} });
+
+    const differences = await t.database.db.connection().execute(async (connection) => {
+      await sql`CREATE FUNCTION pg_temp.contact_search_terms_0012(contact jsonb) RETURNS text[] LANGUAGE sql AS $$${sql.raw(TERMS_0012)}$$`.execute(
+        connection,
+      );
+      const { rows } = await sql<{ contact: Json; now: string[]; then: string[] }>`
+        SELECT c.contact,
+               ARRAY(SELECT term FROM unnest(contact_search_terms(c.contact)) AS term ORDER BY term COLLATE "C") AS now,
+               ARRAY(SELECT term FROM unnest(pg_temp.contact_search_terms_0012(c.contact)) AS term ORDER BY term COLLATE "C") AS then
+        FROM jsonb_array_elements(${JSON.stringify(contacts)}::jsonb) AS c(contact)
+      `.execute(connection);
+      await sql`DROP FUNCTION pg_temp.contact_search_terms_0012(jsonb)`.execute(connection);
+      // Not vacuous: the generated rows hold terms of every kind.
+      const kinds = new Set(rows.flatMap((row) => row.then.map((term) => term.slice(0, 2))));
+      assert.deepEqual([...kinds].sort(), ['c:', 'e:', 'n:', 't:', 'x:']);
+      return rows.filter((row) => JSON.stringify(row.now) !== JSON.stringify(row.then));
+    });
+    assert.deepEqual(differences.slice(0, 3), []);
   });
 
   describe('every route lists what walking the feed lists', () => {

@@ -13,6 +13,7 @@ import * as contactSearchIndexes from './0011-contact-search-indexes.js';
 import * as contactSearchTerms from './0012-contact-search-terms.js';
 import * as sequencerWorkMem from './0013-sequencer-work-mem.js';
 import * as sequencerPreviousPosition from './0014-sequencer-previous-position.js';
+import * as searchTermsInPlpgsql from './0015-search-terms-in-plpgsql.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -33,4 +34,5 @@ export const migrations: Record<string, Migration> = {
   '0012-contact-search-terms': contactSearchTerms,
   '0013-sequencer-work-mem': sequencerWorkMem,
   '0014-sequencer-previous-position': sequencerPreviousPosition,
+  '0015-search-terms-in-plpgsql': searchTermsInPlpgsql,
 };
