@@ -14,6 +14,7 @@ import * as contactSearchTerms from './0012-contact-search-terms.js';
 import * as sequencerWorkMem from './0013-sequencer-work-mem.js';
 import * as sequencerPreviousPosition from './0014-sequencer-previous-position.js';
 import * as searchTermsInPlpgsql from './0015-search-terms-in-plpgsql.js';
+import * as changedColumnsByComparison from './0016-changed-columns-by-comparison.js';
 
 /**
  * Migrations are imported, not read from disk, so the same list runs from the sources (tsx) and
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '0013-sequencer-work-mem': sequencerWorkMem,
   '0014-sequencer-previous-position': sequencerPreviousPosition,
   '0015-search-terms-in-plpgsql': searchTermsInPlpgsql,
+  '0016-changed-columns-by-comparison': changedColumnsByComparison,
 };
